@@ -1,0 +1,40 @@
+# The two commands: `make run` (whole pipeline on the embedded default) and `make test`.
+# Both create .venv and install everything themselves; nothing is needed beforehand but python3.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+export HF_HUB_OFFLINE ?= 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export ZENML_ANALYTICS_OPT_IN := false
+export TOKENIZERS_PARALLELISM := false
+export OMP_WAIT_POLICY := PASSIVE
+# torch first, pinned: the CPU wheel. GPU users: TORCH_SPEC="torch==2.13.0 --index-url <your CUDA index>".
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: install run test test-fast dashboard clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -U pip
+	$(PIP) install -q $(TORCH_SPEC)
+	$(PIP) install -q -e ".[dev]"
+	@test -d .zen || $(VENV)/bin/zenml init >/dev/null
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) run.py run --export-dir outputs/tuned-model $(ARGS)
+
+test: install
+	$(PY) -m pytest $(ARGS)
+
+test-fast: install
+	$(PY) -m pytest -m "not slow" $(ARGS)
+
+dashboard: install
+	$(VENV)/bin/zenml login --local
+
+clean:
+	rm -rf outputs .pytest_cache

@@ -1,0 +1,73 @@
+"""Token-based chunking with overlap, measured in the embedder's own tokenizer.
+
+Windows of `chunk_tokens` tokens advance by `chunk_tokens - overlap_tokens`; a window's end is pulled
+back to a paragraph or sentence boundary when one lies in its last quarter, so chunks read naturally.
+Chunk ids hash source + position + text, so re-runs, caching and Argilla upserts line up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Sequence
+
+from embedtune.config import ChunkingConfig
+
+_BREAK_AFTER = (".", "!", "?", ":", ";")
+
+
+def chunk_id(source: str, position: int, text: str) -> str:
+    return hashlib.sha256(f"{source}\x1f{position}\x1f{text}".encode("utf-8")).hexdigest()[:16]
+
+
+def _window_end(text: str, offsets: Sequence[tuple[int, int]], start: int, stop: int) -> int:
+    """Index (exclusive) of the last token to keep: prefer a paragraph, then a sentence break."""
+    if stop >= len(offsets):
+        return len(offsets)
+    earliest = start + (3 * (stop - start)) // 4
+    for predicate in (
+        lambda k: "\n\n" in text[offsets[k - 1][1] : offsets[k][0] + 1],
+        lambda k: text[offsets[k - 1][1] - 1 : offsets[k - 1][1]] in _BREAK_AFTER
+        and text[offsets[k - 1][1] : offsets[k][0] + 1][:1].isspace(),
+    ):
+        for k in range(stop, earliest, -1):
+            if predicate(k):
+                return k
+    return stop
+
+
+def chunk_text(text: str, tokenizer: Any, config: ChunkingConfig) -> list[tuple[str, int]]:
+    """Split one document into (chunk text, token count) windows."""
+    encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    offsets = [tuple(pair) for pair in encoding["offset_mapping"]]
+    if not offsets:
+        return []
+    chunks: list[tuple[str, int]] = []
+    start = 0
+    while start < len(offsets):
+        end = _window_end(text, offsets, start, start + config.chunk_tokens)
+        piece = text[offsets[start][0] : offsets[end - 1][1]].strip()
+        n_tokens = end - start
+        if piece and (n_tokens >= config.min_tokens or not chunks):
+            chunks.append((piece, n_tokens))
+        if end >= len(offsets):
+            break
+        start = max(end - config.overlap_tokens, start + 1)
+    return chunks
+
+
+def chunk_documents(documents: Sequence[dict[str, str]], tokenizer: Any, config: ChunkingConfig) -> list[dict[str, Any]]:
+    rows = []
+    for document in documents:
+        for position, (text, n_tokens) in enumerate(chunk_text(document["text"], tokenizer, config)):
+            rows.append(
+                {
+                    "chunk_id": chunk_id(document["source"], position, text),
+                    "doc_id": document["doc_id"],
+                    "source": document["source"],
+                    "title": document.get("title", ""),
+                    "text": text,
+                    "n_tokens": n_tokens,
+                    "position": position,
+                }
+            )
+    return rows

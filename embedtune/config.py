@@ -1,0 +1,214 @@
+"""One typed configuration object for a run, loaded from a YAML file in `configs/`.
+
+The YAML holds ZenML's own run options (`enable_cache`, `model`, `settings`, `steps`, `schedule`) at the
+top level and embedtune's settings under `parameters:`. Everything is validated before any work starts:
+unknown keys, wrong types and impossible values are rejected with the offending key named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from embedtune import EmbedtuneError
+
+ZENML_OPTION_KEYS = {
+    "enable_cache",
+    "enable_artifact_metadata",
+    "enable_step_logs",
+    "model",
+    "settings",
+    "steps",
+    "schedule",
+    "run_name",
+    "extra",
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IngestConfig(_Section):
+    corpus: str = Field("docs", description="Folder, file, or `hf:<dataset>[:split]` of documents.")
+    extensions: list[str] = [".md", ".markdown", ".txt", ".rst", ".html", ".htm", ".jsonl", ".pdf"]
+    text_field: str = Field("text", description="JSONL / Hugging Face column with the document text.")
+    title_field: str = "title"
+    id_field: str = Field("_id", description="JSONL / HF column with a document id, if any.")
+    max_file_mb: float = Field(20.0, gt=0, description="Larger files are skipped with a warning.")
+    sample_documents: Optional[int] = Field(None, gt=0, description="Seeded sample of documents.")
+    seed: int = 42
+
+
+class ChunkingConfig(_Section):
+    chunk_tokens: int = Field(200, gt=8, description="Chunk length in the embedder's tokens.")
+    overlap_tokens: int = Field(32, ge=0)
+    min_tokens: int = Field(16, ge=1, description="Shorter chunks (after the first) are dropped.")
+
+    @model_validator(mode="after")
+    def _overlap_smaller_than_chunk(self) -> "ChunkingConfig":
+        if self.overlap_tokens >= self.chunk_tokens:
+            raise ValueError("chunking.overlap_tokens must be smaller than chunking.chunk_tokens")
+        return self
+
+
+class LlamaCppOptions(_Section):
+    model_path: Optional[str] = Field(None, description="A GGUF file; default: the packaged model.")
+    n_ctx: int = Field(2048, gt=0)
+    n_threads: Optional[int] = Field(None, gt=0)
+    temperature: float = Field(0.7, ge=0)
+    max_new_tokens: int = Field(96, gt=0)
+
+
+class OpenAIOptions(_Section):
+    model: str = "gpt-4o-mini"
+    base_url: Optional[str] = Field(None, description="Any OpenAI-compatible server (vLLM, Ollama, ...).")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Env var holding the key; never the key.")
+    max_concurrency: int = Field(8, gt=0)
+    max_retries: int = Field(6, ge=0)
+    timeout_s: float = Field(60.0, gt=0)
+    temperature: float = Field(0.7, ge=0)
+    max_new_tokens: int = Field(128, gt=0)
+    price_per_1k_prompt_tokens: float = Field(0.0, ge=0)
+    price_per_1k_completion_tokens: float = Field(0.0, ge=0)
+
+
+class GenerationConfig(_Section):
+    backend: Literal["heuristic", "llamacpp", "openai", "vllm", "transformers"] = "heuristic"
+    queries_per_chunk: int = Field(2, gt=0)
+    corpus_description: str = "technical documentation"
+    max_chunks: Optional[int] = Field(None, gt=0, description="Seeded sample of chunks to generate for.")
+    seed: int = 42
+    cache_dir: Optional[str] = Field(None, description="Where finished generations are kept for resume.")
+    llamacpp: LlamaCppOptions = LlamaCppOptions()
+    openai: OpenAIOptions = OpenAIOptions()
+
+
+class FilterConfig(_Section):
+    min_query_chars: int = Field(8, ge=1)
+    max_query_chars: int = Field(300, gt=0)
+    min_query_words: int = Field(2, ge=1)
+    max_copied_words: int = Field(10, gt=0, description="Longest word run a query may copy from its passage.")
+    near_duplicate_jaccard: float = Field(0.8, gt=0, le=1, description="Word-set similarity counted as duplicate.")
+    round_trip_top_k: Optional[int] = Field(
+        None, gt=0, description="Keep a pair only if its chunk is in the base model's top-k for the query."
+    )
+
+
+class NegativesConfig(_Section):
+    enabled: bool = True
+    skip_top: int = Field(1, ge=0, description="Corpus ranks skipped before a negative may be taken.")
+    max_rank: int = Field(30, gt=0, description="Negatives are taken from ranks up to this.")
+    relative_margin: float = Field(
+        0.05, ge=0, lt=1, description="Negative must score below positive * (1 - margin): false-negative guard."
+    )
+
+
+class SplitConfig(_Section):
+    validation_fraction: float = Field(0.1, ge=0, lt=1)
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _leaves_training_data(self) -> "SplitConfig":
+        if self.validation_fraction + self.test_fraction >= 1:
+            raise ValueError("split.validation_fraction + split.test_fraction must be below 1")
+        return self
+
+
+class ModelConfig(_Section):
+    base_model: str = Field("all-MiniLM-L6-v2", description="Model id or local path of the base embedder.")
+    max_seq_length: int = Field(256, gt=0)
+    query_prompt: str = Field("", description="Prefix for queries, e.g. 'query: ' for E5 models.")
+    document_prompt: str = Field("", description="Prefix for passages, e.g. 'passage: '.")
+    matryoshka_dims: list[int] = [384, 256, 128, 64]
+
+    @model_validator(mode="after")
+    def _dims_positive_descending(self) -> "ModelConfig":
+        if not self.matryoshka_dims or any(d <= 0 for d in self.matryoshka_dims):
+            raise ValueError("model.matryoshka_dims must be a non-empty list of positive integers")
+        self.__dict__["matryoshka_dims"] = sorted(set(self.matryoshka_dims), reverse=True)
+        return self
+
+
+class TrainingConfig(_Section):
+    epochs: float = Field(1.0, gt=0)
+    batch_size: int = Field(32, gt=1, description="Per-device batch: the in-batch negatives the loss sees.")
+    mini_batch_size: int = Field(16, gt=0, description="CachedMNRL chunk size: memory, not negatives.")
+    learning_rate: float = Field(2e-5, gt=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    use_negatives: bool = True
+    evals_per_epoch: int = Field(2, ge=1, description="Validation evaluations per epoch (model selection).")
+    validation_corpus_size: int = Field(1000, gt=0, description="Candidate chunks for validation retrieval.")
+    seed: int = 42
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    checkpoint_dir: Optional[str] = Field(None, description="Keep checkpoints here to resume after a crash.")
+
+
+class EvaluationConfig(_Section):
+    bootstrap_samples: int = Field(1000, ge=100)
+    batch_size: int = Field(64, gt=0)
+    seed: int = 42
+
+
+class PromotionConfig(_Section):
+    min_ndcg_gain: float = Field(0.0, description="Tuned NDCG@10 must beat base by more than this.")
+    require_significant: bool = Field(False, description="Also require the gain's 95% CI above zero.")
+    stage: Literal["staging", "production"] = "staging"
+
+
+class EmbedtuneConfig(_Section):
+    ingest: IngestConfig = IngestConfig()
+    chunking: ChunkingConfig = ChunkingConfig()
+    generation: GenerationConfig = GenerationConfig()
+    filtering: FilterConfig = FilterConfig()
+    negatives: NegativesConfig = NegativesConfig()
+    split: SplitConfig = SplitConfig()
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    promotion: PromotionConfig = PromotionConfig()
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        problems.append(f"{key}: {message}")
+    return "; ".join(problems)
+
+
+def parse_parameters(parameters: dict[str, Any] | None, source: str = "config") -> EmbedtuneConfig:
+    try:
+        return EmbedtuneConfig.model_validate(parameters or {})
+    except ValidationError as error:
+        raise EmbedtuneError(f"invalid {source}: {_describe(error)}") from None
+
+
+def load_run_config(path: str | Path) -> tuple[EmbedtuneConfig, dict[str, Any]]:
+    """Read a run-config YAML: returns (embedtune config, ZenML options for `with_options`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise EmbedtuneError(f"config file not found: {path} (see configs/default.yaml for an example)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise EmbedtuneError(f"malformed YAML in {path}{where}: {getattr(error, 'problem', error)}") from None
+    if not isinstance(raw, dict):
+        raise EmbedtuneError(f"malformed config {path}: the top level must be a mapping of keys")
+    unknown = set(raw) - ZENML_OPTION_KEYS - {"parameters"}
+    if unknown:
+        raise EmbedtuneError(
+            f"unknown top-level key(s) in {path}: {', '.join(sorted(unknown))}; embedtune settings go "
+            f"under `parameters:`, ZenML options are {', '.join(sorted(ZENML_OPTION_KEYS))}"
+        )
+    config = parse_parameters(raw.get("parameters"), source=f"config {path}")
+    options = {key: value for key, value in raw.items() if key != "parameters"}
+    return config, options

@@ -1,0 +1,79 @@
+"""The no-LLM fallback generator: extractive pseudo-queries, instant and fully offline.
+
+A "keyword" query is the chunk's most distinctive terms (TF-IDF against the other chunks); a "question"
+is built from the chunk's heading or title plus distinctive terms of one of its sentences. It is a
+smoke-test and last-resort backend: an LLM backend writes far more realistic queries.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections import Counter
+from typing import Any, Sequence
+
+from embedtune.config import GenerationConfig
+from embedtune.generation.base import GeneratedQuery, QueryGenerator, register_backend, style_for
+from embedtune.text import content_words
+
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n{2,}")
+_QUESTION_OPENERS = ("how do I", "how to", "what is", "where can I find", "why")
+
+
+class HeuristicGenerator(QueryGenerator):
+    name = "heuristic"
+    prompt_version = "heuristic-v1"
+
+    def __init__(self, config: GenerationConfig):
+        self.seed = config.seed
+
+    def generate(self, chunks: Sequence[dict[str, Any]], queries_per_chunk: int) -> list[GeneratedQuery]:
+        document_frequency = Counter()
+        for chunk in chunks:
+            document_frequency.update(set(content_words(chunk["text"])))
+        n_chunks = max(len(chunks), 1)
+
+        def distinctive(text: str, k: int, rng: random.Random) -> list[str]:
+            counts = Counter(content_words(text))
+            scored = sorted(
+                counts, key=lambda w: -counts[w] * math.log((1 + n_chunks) / (1 + document_frequency[w]))
+            )
+            top = scored[: k + 2]
+            rng.shuffle(top)
+            return top[:k]
+
+        rows = []
+        for chunk in chunks:
+            rng = random.Random(f"{self.seed}:{chunk['chunk_id']}")
+            for index in range(queries_per_chunk):
+                style = style_for(index)
+                query = self._question(chunk, rng, distinctive) if style == "question" else " ".join(
+                    distinctive(chunk["text"], 4, rng)
+                )
+                rows.append(
+                    GeneratedQuery(
+                        chunk_id=chunk["chunk_id"],
+                        query=query.strip() or None,
+                        style=style,
+                        generator=self.name,
+                        prompt_version=self.prompt_version,
+                        raw=query,
+                    )
+                )
+        return rows
+
+    @staticmethod
+    def _question(chunk: dict[str, Any], rng: random.Random, distinctive) -> str:
+        headings = _HEADING.findall(chunk["text"])
+        topic = (rng.choice(headings) if headings else chunk.get("title") or "").strip().lower()
+        sentences = [s for s in _SENTENCE.split(chunk["text"]) if len(content_words(s)) >= 3]
+        focus = distinctive(rng.choice(sentences), 3, rng) if sentences else []
+        opener = rng.choice(_QUESTION_OPENERS)
+        return f"{opener} {topic} {' '.join(focus)}".strip() + "?"
+
+
+@register_backend("heuristic")
+def _make(config: GenerationConfig) -> QueryGenerator:
+    return HeuristicGenerator(config)

@@ -1,0 +1,597 @@
+"""LLM query generation through distilabel: a local llama.cpp model or any OpenAI-compatible endpoint.
+
+Layout of a run:
+- pure functions build the chat prompt (`build_messages`) and parse the answer (`parse_llm_output`);
+  they are unit-tested without any LLM.
+- `DistilabelQueryGenerator` turns every (chunk, i) into one prompt row and runs the rows through a
+  distilabel `Pipeline` (`LoadDataFromDicts >> ChatGeneration(llm)`) with distilabel's cache on, so an
+  interrupted run resumes from its finished batches. The run is wrapped in `distilabel_run_context()`,
+  which gives distilabel default signal handlers and a clean root logger (inside a ZenML step it hangs
+  otherwise) and puts the caller's back afterwards. Where a Pipeline cannot run (not the main thread,
+  or `EMBEDTUNE_DISTILABEL_MODE=direct`) the same distilabel LLM is called in-process instead.
+- backends `llamacpp` and `openai` register factories that build the distilabel LLM.
+
+Prompts put everything shared first (system message with the rules and the corpus description, then
+the passage) and the per-query style instruction last, so llama.cpp reuses its KV cache for the shared
+prefix across chunks and for the whole passage between the queries of one chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+# llama.cpp's OpenMP threads spin-wait by default; on a small machine that starves the other thread.
+# Must be set before `llama_cpp` is imported (here, or in distilabel's worker processes, which inherit it).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from embedtune import EmbedtuneError, logger
+from embedtune.generation.base import (
+    GeneratedQuery,
+    QueryGenerator,
+    register_backend,
+    style_for,
+)
+
+if TYPE_CHECKING:
+    from embedtune.config import GenerationConfig
+
+PROMPT_VERSION = "llm-v1"
+MAX_QUERY_CHARS = 120
+MODE_ENV = "EMBEDTUNE_DISTILABEL_MODE"
+
+# ----------------------------------------------------------------------------------------------------
+# Prompt building (pure)
+# ----------------------------------------------------------------------------------------------------
+
+SYSTEM_TEMPLATE = (
+    "You write search queries for a retrieval benchmark over {corpus}.\n"
+    "You are shown one passage from the corpus. Write the query a real user would type into the "
+    "search box of {corpus} when this passage is the answer they need.\n"
+    "Rules:\n"
+    "- Use your own words; never copy a phrase of more than four words from the passage.\n"
+    "- Be specific to this passage (name the feature, command, or concept), not generic.\n"
+    "- At most {max_chars} characters; English; no quotes around the query.\n"
+    "- Answer with JSON only: {schema_hint}"
+)
+
+STYLE_INSTRUCTIONS = {
+    "question": (
+        "Write one natural-language question (a full sentence ending with '?') that this passage answers."
+    ),
+    "keyword": (
+        "Write one short keyword search (3 to 6 words, no commas, no question mark, not a sentence), "
+        "the way people type into a search box, for which this passage is the best result."
+    ),
+}
+
+VARIANT_HINT = " This is variant {n} of this style: focus on a different detail of the passage than the main topic."
+
+
+def query_schema(hard_negative: bool = False, max_chars: int = MAX_QUERY_CHARS) -> dict[str, Any]:
+    """JSON schema of the answer; llama.cpp turns it into a grammar so the output always parses."""
+    properties: dict[str, Any] = {"query": {"type": "string", "minLength": 3, "maxLength": max_chars}}
+    required = ["query"]
+    if hard_negative:
+        properties["hard_negative"] = {"type": "string", "minLength": 3, "maxLength": max_chars}
+        required.append("hard_negative")
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def build_system_prompt(corpus_description: str, hard_negative: bool = False) -> str:
+    schema_hint = '{"query": "..."}'
+    if hard_negative:
+        schema_hint = (
+            '{"query": "...", "hard_negative": "..."} where hard_negative is a query on a related topic '
+            "of the same corpus that this passage does NOT answer."
+        )
+    corpus = corpus_description.strip() or "technical documentation"
+    return SYSTEM_TEMPLATE.format(corpus=corpus, max_chars=MAX_QUERY_CHARS, schema_hint=schema_hint)
+
+
+def build_messages(
+    chunk: dict[str, Any],
+    index: int,
+    corpus_description: str,
+    hard_negative: bool = False,
+    max_passage_chars: int = 4000,
+) -> list[dict[str, str]]:
+    """Chat messages for query `index` of `chunk`: shared system prompt, passage, then the style."""
+    style = style_for(index)
+    text = " ".join(str(chunk.get("text") or "").split())
+    if len(text) > max_passage_chars:
+        text = text[:max_passage_chars].rsplit(" ", 1)[0] + " ..."
+    title = " ".join(str(chunk.get("title") or "").split())
+    passage = (f"Document: {title}\n" if title else "") + f"Passage:\n{text}"
+    instruction = STYLE_INSTRUCTIONS[style]
+    rounds = index // len(STYLE_INSTRUCTIONS)
+    if rounds:
+        instruction += VARIANT_HINT.format(n=rounds + 1)
+    return [
+        {"role": "system", "content": build_system_prompt(corpus_description, hard_negative)},
+        {"role": "user", "content": f"{passage}\n\n{instruction}"},
+    ]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Output parsing (pure)
+# ----------------------------------------------------------------------------------------------------
+
+_FENCE = re.compile(r"```[ \t]*[A-Za-z0-9_-]*[ \t]*\n?(.*?)(?:```|$)", re.DOTALL)
+_QUERY_KEYS = ("query", "search_query", "question", "keywords", "q")
+_NEGATIVE_KEYS = ("hard_negative", "negative", "hard_negative_query")
+_QUOTES = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb"
+_LABEL = re.compile(r"^(?:search\s+)?(?:query|question|keywords?)\s*[:\-]\s*", re.IGNORECASE)
+
+
+def clean_query(value: Any) -> str | None:
+    """Normalise one query string; None when nothing usable remains."""
+    if not isinstance(value, str):
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            value = " ".join(value)  # {"keywords": ["a", "b"]}
+        else:
+            return None
+    text = " ".join(value.split())
+    text = _LABEL.sub("", text)
+    for _ in range(3):
+        stripped = text.strip().strip(_QUOTES).strip()
+        if stripped == text:
+            break
+        text = stripped
+    if not any(ch.isalnum() for ch in text):
+        return None
+    return text
+
+
+def _json_candidates(text: str) -> Iterator[str]:
+    yield text
+    for match in _FENCE.finditer(text):
+        yield match.group(1).strip()
+    start = text.find("{")
+    end = text.rfind("}")
+    if start != -1 and end > start:
+        yield text[start : end + 1]
+
+
+def _from_object(obj: Any) -> tuple[str | None, str | None] | None:
+    if isinstance(obj, list):
+        obj = obj[0] if obj else None
+    if isinstance(obj, str):
+        return clean_query(obj), None
+    if not isinstance(obj, dict):
+        return None
+    lowered = {str(k).lower(): v for k, v in obj.items()}
+    query = next((clean_query(lowered[k]) for k in _QUERY_KEYS if k in lowered), None)
+    negative = next((clean_query(lowered[k]) for k in _NEGATIVE_KEYS if k in lowered), None)
+    return query, negative
+
+
+def _string_field(text: str, keys: Sequence[str]) -> str | None:
+    """A complete `"key": "value"` pair in otherwise broken JSON (truncated, trailing junk)."""
+    for key in keys:
+        match = re.search(rf'"{key}"\s*:\s*"((?:[^"\\]|\\.)*)"', text, re.IGNORECASE)
+        if match:
+            try:
+                return clean_query(json.loads(f'"{match.group(1)}"'))
+            except ValueError:
+                return clean_query(match.group(1))
+    return None
+
+
+def parse_llm_output(raw: Any) -> tuple[str | None, str | None]:
+    """(query, hard_negative) from an LLM answer; (None, None) for anything unusable. Never raises."""
+    if not isinstance(raw, str):
+        return None, None
+    text = raw.strip()
+    if not text:
+        return None, None
+    for candidate in _json_candidates(text):
+        try:
+            parsed = _from_object(json.loads(candidate))
+        except ValueError:
+            continue
+        if parsed is not None:
+            return parsed
+    # Partial JSON: accept a field only if its string value is complete (closing quote present).
+    query = _string_field(text, _QUERY_KEYS)
+    if query is not None:
+        return query, _string_field(text, _NEGATIVE_KEYS)
+    # A single labelled line ("Query: ...") is unambiguous; other free text is treated as garbage.
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) == 1 and _LABEL.match(lines[0].strip().strip(_QUOTES)):
+        return clean_query(lines[0]), None
+    return None, None
+
+
+# ----------------------------------------------------------------------------------------------------
+# Running distilabel
+# ----------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def distilabel_run_context() -> Iterator[None]:
+    """Default signal handlers and a bare root logger while distilabel runs; the caller's afterwards.
+
+    ZenML installs a SIGTERM handler (and root log handlers) that distilabel's worker processes inherit;
+    their shutdown then never completes. distilabel also clears the root logger's handlers.
+    """
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    in_main = threading.current_thread() is threading.main_thread()
+    saved_signals: dict[int, Any] = {}
+    if in_main:
+        defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+        for signum, handler in defaults.items():
+            saved_signals[signum] = signal.getsignal(signum)
+            signal.signal(signum, handler)
+    root.handlers = []
+    try:
+        yield
+    finally:
+        for signum, handler in saved_signals.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        for handler in list(root.handlers):
+            if handler not in saved_handlers:
+                root.removeHandler(handler)
+        root.handlers = saved_handlers
+        root.setLevel(saved_level)
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "embedtune" / "distilabel"
+
+
+def _stats(metadata: Any, step_name: str) -> tuple[int, int]:
+    if not isinstance(metadata, dict):
+        return 0, 0
+    stats = metadata.get(f"statistics_{step_name}") or {}
+
+    def first(value: Any) -> int:
+        if isinstance(value, list):
+            value = value[0] if value else 0
+        try:
+            return int(value or 0)
+        except (TypeError, ValueError):
+            return 0
+
+    return first(stats.get("input_tokens")), first(stats.get("output_tokens"))
+
+
+class DistilabelQueryGenerator(QueryGenerator):
+    """Any distilabel LLM as a `QueryGenerator`; the backends below only build the LLM."""
+
+    prompt_version = PROMPT_VERSION
+
+    def __init__(
+        self,
+        config: "GenerationConfig",
+        llm: Any,
+        generation_kwargs: dict[str, Any],
+        generator_name: str,
+        batch_size: int = 8,
+        hard_negative: bool = False,
+        price_per_1k: tuple[float, float] = (0.0, 0.0),
+        max_passage_chars: int = 4000,
+        check: Any = None,
+        cache_salt: str = "",
+    ):
+        self.config = config
+        self.llm = llm
+        self.generation_kwargs = generation_kwargs
+        self.name = generator_name
+        self.batch_size = max(1, batch_size)
+        self.hard_negative = hard_negative
+        self.price_per_1k = price_per_1k
+        self.max_passage_chars = max_passage_chars
+        self._check = check  # raises EmbedtuneError before a run if the backend cannot work
+        self.cache_salt = cache_salt  # what else makes a cached answer invalid (e.g. the endpoint)
+        self._usage: dict[str, Any] = {}
+
+    # -- rows ------------------------------------------------------------------------------------
+    def build_rows(self, chunks: Sequence[dict[str, Any]], queries_per_chunk: int) -> list[dict[str, Any]]:
+        rows = []
+        for chunk in chunks:  # chunk-major: the queries of one chunk share the passage in the KV cache
+            for index in range(queries_per_chunk):
+                rows.append(
+                    {
+                        "row_id": f"{chunk['chunk_id']}::{index}",
+                        "style": style_for(index),
+                        "messages": build_messages(
+                            chunk,
+                            index,
+                            self.config.corpus_description,
+                            self.hard_negative,
+                            self.max_passage_chars,
+                        ),
+                    }
+                )
+        return rows
+
+    def _run_key(self, rows: list[dict[str, Any]]) -> str:
+        digest = hashlib.sha256()
+        digest.update(
+            json.dumps(
+                [self.name, self.cache_salt, PROMPT_VERSION, self.generation_kwargs, self.config.seed], sort_keys=True, default=str
+            ).encode()
+        )
+        for row in rows:
+            digest.update(json.dumps([row["row_id"], row["messages"]], sort_keys=True).encode())
+        return digest.hexdigest()[:16]
+
+    def _cache_dir(self) -> Path:
+        return Path(self.config.cache_dir).expanduser() if self.config.cache_dir else _default_cache_dir()
+
+    def _mode(self) -> str:
+        mode = os.environ.get(MODE_ENV, "pipeline").strip().lower()
+        if mode not in ("pipeline", "direct"):
+            raise EmbedtuneError(f"{MODE_ENV} must be 'pipeline' or 'direct', not '{mode}'")
+        if mode == "pipeline" and threading.current_thread() is not threading.main_thread():
+            logger.info("not in the main thread: calling the distilabel LLM in-process instead of a Pipeline")
+            mode = "direct"
+        return mode
+
+    # -- pipeline mode ---------------------------------------------------------------------------
+    def _run_pipeline(self, rows: list[dict[str, Any]], run_key: str) -> dict[str, tuple[Any, int, int]]:
+        from distilabel.pipeline import Pipeline
+        from distilabel.steps import LoadDataFromDicts
+        from distilabel.steps.tasks import ChatGeneration
+
+        step_name = "generate_queries"
+        self.llm.generation_kwargs = dict(self.generation_kwargs)  # distilabel keeps them on the LLM
+        with Pipeline(
+            name=f"embedtune-queries-{run_key}",
+            description="embedtune synthetic query generation",
+            cache_dir=self._cache_dir(),
+        ) as pipeline:
+            load = LoadDataFromDicts(name="load_chunks", data=rows, batch_size=self.batch_size)
+            task = ChatGeneration(
+                name=step_name,
+                llm=self.llm,
+                input_batch_size=self.batch_size,
+            )
+            load >> task
+        with distilabel_run_context():
+            distiset = pipeline.run(use_cache=True)
+        results: dict[str, tuple[Any, int, int]] = {}
+        if distiset is None:
+            return results
+        for config_name in distiset.keys():
+            for split in distiset[config_name].values():
+                for record in split:
+                    prompt_tokens, completion_tokens = _stats(record.get("distilabel_metadata"), step_name)
+                    results[record["row_id"]] = (record.get("generation"), prompt_tokens, completion_tokens)
+        return results
+
+    # -- direct mode -----------------------------------------------------------------------------
+    def _run_direct(self, rows: list[dict[str, Any]], run_key: str) -> dict[str, tuple[Any, int, int]]:
+        journal = self._cache_dir() / "direct" / f"{run_key}.jsonl"
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        results: dict[str, tuple[Any, int, int]] = {}
+        if journal.is_file():  # resume: rows finished by an interrupted run
+            for line in journal.read_text(encoding="utf-8").splitlines():
+                try:
+                    item = json.loads(line)
+                    results[item["row_id"]] = (item["raw"], item["prompt_tokens"], item["completion_tokens"])
+                except (ValueError, KeyError):
+                    continue
+        todo = [row for row in rows if row["row_id"] not in results]
+        if not todo:
+            return results
+        self.llm.load()
+        try:
+            with journal.open("a", encoding="utf-8") as out:
+                for start in range(0, len(todo), self.batch_size):
+                    batch = todo[start : start + self.batch_size]
+                    try:
+                        outputs = self.llm.generate_outputs(
+                            inputs=[row["messages"] for row in batch], num_generations=1, **self.generation_kwargs
+                        )
+                    except Exception as error:  # a failed call is a failed row, not a failed run
+                        logger.warning("LLM call failed for %d prompts: %s", len(batch), error)
+                        for row in batch:
+                            results[row["row_id"]] = (None, 0, 0)
+                        continue
+                    for row, output in zip(batch, outputs):
+                        generations = output.get("generations") or [None]
+                        stats = output.get("statistics") or {}
+                        prompt_tokens = (stats.get("input_tokens") or [0])[0] or 0
+                        completion_tokens = (stats.get("output_tokens") or [0])[0] or 0
+                        results[row["row_id"]] = (generations[0], int(prompt_tokens), int(completion_tokens))
+                        if generations[0] is not None:
+                            out.write(
+                                json.dumps(
+                                    {
+                                        "row_id": row["row_id"],
+                                        "raw": generations[0],
+                                        "prompt_tokens": int(prompt_tokens),
+                                        "completion_tokens": int(completion_tokens),
+                                    }
+                                )
+                                + "\n"
+                            )
+                            out.flush()
+        finally:
+            try:
+                self.llm.unload()
+            except Exception:  # pragma: no cover - best effort
+                pass
+        return results
+
+    # -- the contract ----------------------------------------------------------------------------
+    def generate(self, chunks: Sequence[dict[str, Any]], queries_per_chunk: int) -> list[GeneratedQuery]:
+        started = time.perf_counter()
+        rows = self.build_rows(chunks, queries_per_chunk)
+        self._usage = {}
+        if not rows:
+            return []
+        if self._check is not None:
+            self._check()
+        run_key = self._run_key(rows)
+        mode = self._mode()
+        logger.info("generating %d queries for %d chunks with %s (%s mode)", len(rows), len(chunks), self.name, mode)
+        results = self._run_pipeline(rows, run_key) if mode == "pipeline" else self._run_direct(rows, run_key)
+
+        queries: list[GeneratedQuery] = []
+        prompt_total = completion_total = parsed = answered = 0
+        for row in rows:
+            raw, prompt_tokens, completion_tokens = results.get(row["row_id"], (None, 0, 0))
+            if raw is not None:
+                answered += 1
+            query, negative = parse_llm_output(raw)
+            parsed += query is not None
+            prompt_total += prompt_tokens
+            completion_total += completion_tokens
+            queries.append(
+                GeneratedQuery(
+                    chunk_id=row["row_id"].rsplit("::", 1)[0],
+                    query=query,
+                    style=row["style"],
+                    generator=self.name,
+                    prompt_version=PROMPT_VERSION,
+                    llm_negative=negative if self.hard_negative else None,
+                    raw=raw if isinstance(raw, str) else "",
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                )
+            )
+        seconds = time.perf_counter() - started
+        prompt_price, completion_price = self.price_per_1k
+        self._usage = {
+            "generator": self.name,
+            "mode": mode,
+            "requests": len(rows),
+            "answered": answered,
+            "parsed": parsed,
+            "failed": len(rows) - parsed,
+            "prompt_tokens": prompt_total,
+            "completion_tokens": completion_total,
+            "cost_usd": round(prompt_total / 1000 * prompt_price + completion_total / 1000 * completion_price, 6),
+            "seconds": round(seconds, 2),
+            "seconds_per_chunk": round(seconds / max(1, len(chunks)), 2),
+        }
+        if answered == 0:
+            raise EmbedtuneError(
+                f"{self.name} returned no answer for any of {len(rows)} prompts (every LLM call failed); "
+                "see the distilabel log above for the error (model path, endpoint, API key, or server down)"
+            )
+        logger.info("generation usage: %s", self._usage)
+        return queries
+
+    def usage(self) -> dict[str, Any]:
+        return dict(self._usage)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Backends
+# ----------------------------------------------------------------------------------------------------
+
+
+@register_backend("llamacpp")
+def make_llamacpp(config: "GenerationConfig", hard_negative: bool = False) -> DistilabelQueryGenerator:
+    """The local offline backend: llama.cpp with JSON-schema constrained output."""
+    try:
+        import llama_cpp  # noqa: F401  (checked here so the error names the fix; env var already set)
+    except ImportError as error:
+        raise EmbedtuneError(
+            f"the llamacpp backend needs llama-cpp-python ({error}); run `make install` or "
+            "`CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install llama-cpp-python==0.3.36`"
+        ) from error
+    from distilabel.models.llms import LlamaCppLLM
+
+    from embedtune.generation.gguf import DEFAULT_MODEL, packaged_model_path
+
+    options = config.llamacpp
+    if options.model_path:
+        model_path = Path(options.model_path).expanduser()
+        if not model_path.is_file():
+            raise EmbedtuneError(f"generation.llamacpp.model_path does not exist: {model_path}")
+        model_name = model_path.stem.lower()
+    else:
+        model_path = packaged_model_path()
+        model_name = DEFAULT_MODEL.name
+    threads = options.n_threads or max(1, os.cpu_count() or 1)
+    llm = LlamaCppLLM(
+        model_path=str(model_path),
+        n_gpu_layers=0,
+        n_ctx=options.n_ctx,
+        n_batch=min(512, options.n_ctx),
+        seed=config.seed,
+        verbose=False,
+        extra_kwargs={"n_threads": threads, "n_threads_batch": threads},
+    )
+    generation_kwargs = {
+        "max_new_tokens": options.max_new_tokens,
+        "temperature": options.temperature,
+        "top_p": 0.9,
+        "extra_generation_kwargs": {
+            "response_format": {"type": "json_object", "schema": query_schema(hard_negative)},
+            "repeat_penalty": 1.1,
+        },
+    }
+    # Leave room for the prompt scaffolding (~250 tokens) and the answer; ~3.5 characters per token.
+    max_passage_chars = max(500, int((options.n_ctx - 300 - options.max_new_tokens) * 3.5))
+    return DistilabelQueryGenerator(
+        config,
+        llm,
+        generation_kwargs,
+        generator_name=f"llamacpp:{model_name}",
+        batch_size=8,
+        hard_negative=hard_negative,
+        max_passage_chars=max_passage_chars,
+    )
+
+
+@register_backend("openai")
+def make_openai(config: "GenerationConfig", hard_negative: bool = False) -> DistilabelQueryGenerator:
+    """Any OpenAI-compatible endpoint. The openai client retries 429/408/409/5xx and connection errors
+    with exponential backoff (honouring Retry-After) up to `max_retries`."""
+    try:
+        import openai  # noqa: F401
+    except ImportError as error:
+        raise EmbedtuneError(
+            f"the openai backend needs the openai client ({error}); run `make install` or `pip install openai`"
+        ) from error
+    from distilabel.models.llms import OpenAILLM
+    from pydantic import SecretStr
+
+    options = config.openai
+    key = os.environ.get(options.api_key_env)
+    if not key:
+        if options.base_url:  # local servers (vLLM, Ollama, llama.cpp server) accept any key
+            key = "not-needed"
+            logger.info("$%s is not set; sending a placeholder key to %s", options.api_key_env, options.base_url)
+        else:
+            raise EmbedtuneError(
+                f"the openai backend reads its API key from ${options.api_key_env}, which is not set; "
+                "export it, or set generation.openai.api_key_env / base_url"
+            )
+    llm_kwargs: dict[str, Any] = {
+        "model": options.model,
+        "api_key": SecretStr(key),
+        "max_retries": options.max_retries,
+        "timeout": max(1, math.ceil(options.timeout_s)),
+    }
+    if options.base_url:
+        llm_kwargs["base_url"] = options.base_url
+    llm = OpenAILLM(**llm_kwargs)
+    generation_kwargs = {"max_new_tokens": options.max_new_tokens, "temperature": options.temperature}
+    return DistilabelQueryGenerator(
+        config,
+        llm,
+        generation_kwargs,
+        generator_name=f"openai:{options.model}",
+        batch_size=options.max_concurrency,  # one batch is sent concurrently by distilabel's AsyncLLM
+        hard_negative=hard_negative,
+        price_per_1k=(options.price_per_1k_prompt_tokens, options.price_per_1k_completion_tokens),
+        cache_salt=options.base_url or "",
+    )

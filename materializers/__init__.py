@@ -1,0 +1,3 @@
+from materializers.sentence_transformer import SentenceTransformerMaterializer
+
+__all__ = ["SentenceTransformerMaterializer"]

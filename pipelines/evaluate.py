@@ -1,0 +1,12 @@
+from typing import List
+
+from zenml import pipeline
+
+from embedtune.config import EmbedtuneConfig
+from steps import evaluate_benchmark
+
+
+@pipeline(name="embedtune_evaluate")
+def evaluate_benchmark_pipeline(config: EmbedtuneConfig, models: List[str], benchmark_dir: str, split: str) -> None:
+    """Evaluate any embedders on a BEIR-format benchmark folder."""
+    evaluate_benchmark(models, benchmark_dir, split, config.model, config.evaluation)

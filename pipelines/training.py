@@ -1,0 +1,59 @@
+"""The three training pipelines: generate_data, finetune, and end_to_end (both, no human review).
+
+They share the same steps; `finetune` alone reads the latest `training_triplets` and `chunks`
+artifacts, so data can be generated (and reviewed) once and trained on many times.
+"""
+
+from typing import Any
+
+from zenml import pipeline
+from zenml.client import Client
+
+from embedtune.config import EmbedtuneConfig
+from steps import (
+    chunk_documents,
+    evaluate,
+    filter_pairs,
+    generate_queries,
+    load_documents,
+    mine_negatives,
+    promote,
+    split_by_document,
+    train_embedder,
+)
+
+
+def _data_steps(config: EmbedtuneConfig) -> tuple[Any, Any]:
+    documents = load_documents(config.ingest)
+    chunks = chunk_documents(documents, config.chunking, config.model.base_model)
+    synthetic_pairs = generate_queries(chunks, config.generation)
+    filtered = filter_pairs(synthetic_pairs, chunks, config.filtering, config.model)
+    triplets = mine_negatives(filtered, chunks, config.negatives, config.model)
+    return triplets, chunks
+
+
+def _finetune_steps(config: EmbedtuneConfig, triplets: Any, chunks: Any) -> None:
+    train, validation, test = split_by_document(triplets, config.split)
+    tuned_model = train_embedder(train, validation, chunks, config.model, config.training)
+    report, _ = evaluate(tuned_model, test, chunks, config.model, config.evaluation)
+    promote(report, config.promotion)
+
+
+@pipeline(name="embedtune_generate_data")
+def generate_data(config: EmbedtuneConfig) -> None:
+    """Documents -> chunks -> synthetic queries -> filtered pairs -> triplets with hard negatives."""
+    _data_steps(config)
+
+
+@pipeline(name="embedtune_finetune")
+def finetune(config: EmbedtuneConfig) -> None:
+    """Latest triplets -> document split -> fine-tune -> evaluate base vs tuned -> promote."""
+    client = Client()
+    _finetune_steps(config, client.get_artifact_version("training_triplets"), client.get_artifact_version("chunks"))
+
+
+@pipeline(name="embedtune_end_to_end")
+def end_to_end(config: EmbedtuneConfig) -> None:
+    """Everything, from documents to a promoted (or not) tuned model."""
+    triplets, chunks = _data_steps(config)
+    _finetune_steps(config, triplets, chunks)

@@ -1,0 +1,45 @@
+"""Ingestion and chunking steps."""
+
+from typing import Annotated
+
+import pandas as pd
+from zenml import log_metadata, step
+
+from embedtune import chunking, ingest
+from embedtune.frames import to_records
+from embedtune.config import ChunkingConfig, IngestConfig
+from embedtune.models import load_tokenizer
+
+
+@step
+def load_documents(config: IngestConfig) -> Annotated[pd.DataFrame, "documents"]:
+    """Read every supported file under `config.corpus`; unreadable files are skipped and counted."""
+    result = ingest.load_documents(config)
+    log_metadata(
+        metadata={
+            "documents": len(result.documents),
+            "files_seen": result.files_seen,
+            "skipped": dict(result.skipped),
+            "corpus": config.corpus,
+        },
+        infer_artifact=True,
+    )
+    return pd.DataFrame(result.documents, columns=["doc_id", "source", "title", "text"])
+
+
+@step
+def chunk_documents(
+    documents: pd.DataFrame, config: ChunkingConfig, tokenizer_model: str
+) -> Annotated[pd.DataFrame, "chunks"]:
+    """Token windows with overlap, counted in the base embedder's tokenizer."""
+    rows = chunking.chunk_documents(to_records(documents), load_tokenizer(tokenizer_model), config)
+    frame = pd.DataFrame(rows, columns=["chunk_id", "doc_id", "source", "title", "text", "n_tokens", "position"])
+    log_metadata(
+        metadata={
+            "chunks": len(frame),
+            "mean_tokens": float(frame["n_tokens"].mean()) if len(frame) else 0.0,
+            "tokenizer": tokenizer_model,
+        },
+        infer_artifact=True,
+    )
+    return frame

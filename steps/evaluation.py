@@ -1,0 +1,76 @@
+"""Evaluation and promotion steps."""
+
+from typing import Annotated, Any, Dict, List, Tuple
+
+import pandas as pd
+from sentence_transformers import SentenceTransformer
+from zenml import get_step_context, log_metadata, step
+from zenml.types import HTMLString
+
+from embedtune import evaluation, promotion, report
+from embedtune.frames import to_records
+from embedtune.config import EvaluationConfig, ModelConfig, PromotionConfig
+from embedtune.models import load_embedder
+
+
+@step
+def evaluate(
+    tuned_model: SentenceTransformer,
+    test: pd.DataFrame,
+    chunks: pd.DataFrame,
+    model_config: ModelConfig,
+    config: EvaluationConfig,
+) -> Tuple[Annotated[Dict[str, Any], "evaluation_report"], Annotated[HTMLString, "evaluation_html"]]:
+    """Base vs tuned on the held-out queries; all chunks are candidates; per Matryoshka dim."""
+    base = load_embedder(model_config.base_model, model_config.max_seq_length)
+    queries, corpus, qrels = evaluation.pairs_to_benchmark(to_records(test), to_records(chunks))
+    result = evaluation.evaluate_models(
+        {"base": base, "tuned": tuned_model}, queries, corpus, qrels, model_config.matryoshka_dims,
+        model_config.query_prompt, model_config.document_prompt, config.batch_size, config.bootstrap_samples,
+        config.seed,
+    )
+    dim = evaluation.full_dim(result, "tuned")
+    gain = result["gains"]["tuned"][dim]["ndcg@10"]
+    log_metadata(
+        metadata={
+            "base_ndcg@10": result["models"]["base"][dim]["ndcg@10"],
+            "tuned_ndcg@10": result["models"]["tuned"][dim]["ndcg@10"],
+            "ndcg@10_gain": gain["gain"],
+            "ndcg@10_gain_ci95": [gain["ci_low"], gain["ci_high"]],
+            "test_queries": result["n_queries"],
+            "metrics": {name: by_dim for name, by_dim in result["models"].items()},
+        },
+        infer_model=True,
+    )
+    return result, HTMLString(report.to_html(result))
+
+
+@step
+def promote(evaluation_report: Dict[str, Any], config: PromotionConfig) -> Annotated[Dict[str, Any], "promotion"]:
+    """Move this model version to `config.stage` only if the tuned model beats the base."""
+    promoted, reason = promotion.decide(evaluation_report, config)
+    model = get_step_context().model
+    if promoted and model is not None:
+        model.set_stage(config.stage, force=True)
+    log_metadata(metadata={"promoted": promoted, "promotion_reason": reason}, infer_model=True)
+    return {"promoted": promoted, "reason": reason, "stage": config.stage if promoted else None}
+
+
+@step
+def evaluate_benchmark(
+    models: List[str],
+    benchmark_dir: str,
+    split: str,
+    model_config: ModelConfig,
+    config: EvaluationConfig,
+) -> Annotated[Dict[str, Any], "benchmark_report"]:
+    """Any models on a BEIR folder (human relevance labels); gains are vs the first model."""
+    queries, corpus, qrels = evaluation.load_beir(benchmark_dir, split)
+    loaded = {name: load_embedder(name, model_config.max_seq_length) for name in models}
+    result = evaluation.evaluate_models(
+        loaded, queries, corpus, qrels, None, model_config.query_prompt, model_config.document_prompt,
+        config.batch_size, config.bootstrap_samples, config.seed,
+    )
+    result.update({"benchmark": benchmark_dir, "split": split})
+    log_metadata(metadata={"benchmark": benchmark_dir, "split": split, "n_queries": result["n_queries"]})
+    return result

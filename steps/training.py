@@ -1,0 +1,49 @@
+"""Splitting and fine-tuning steps."""
+
+from typing import Annotated, Tuple
+
+import pandas as pd
+from sentence_transformers import SentenceTransformer
+from zenml import log_metadata, step
+
+from embedtune import split, training
+from embedtune.frames import to_records
+from embedtune.config import ModelConfig, SplitConfig, TrainingConfig
+from embedtune.models import load_embedder
+from materializers import SentenceTransformerMaterializer
+
+
+@step
+def split_by_document(
+    training_triplets: pd.DataFrame, config: SplitConfig
+) -> Tuple[Annotated[pd.DataFrame, "train"], Annotated[pd.DataFrame, "validation"], Annotated[pd.DataFrame, "test"]]:
+    """Whole documents go to one split, so no test document's chunk is ever trained on."""
+    train, validation, test = split.split_by_document(to_records(training_triplets), config)
+    columns = list(training_triplets.columns)
+    sizes = {"train": len(train), "validation": len(validation), "test": len(test)}
+    log_metadata(metadata={"pairs": sizes, "documents": {
+        name: len({p["doc_id"] for p in rows}) for name, rows in (("train", train), ("validation", validation), ("test", test))
+    }})
+    return (
+        pd.DataFrame(train, columns=columns),
+        pd.DataFrame(validation, columns=columns),
+        pd.DataFrame(test, columns=columns),
+    )
+
+
+@step(output_materializers={"tuned_model": SentenceTransformerMaterializer})
+def train_embedder(
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    chunks: pd.DataFrame,
+    model_config: ModelConfig,
+    config: TrainingConfig,
+) -> Annotated[SentenceTransformer, "tuned_model"]:
+    """Fine-tune the base embedder (MatryoshkaLoss over CachedMNRL), best checkpoint by validation."""
+    model = load_embedder(model_config.base_model, model_config.max_seq_length)
+    result = training.train_embedder(
+        model, to_records(train), to_records(validation), to_records(chunks), model_config, config
+    )
+    log_metadata(metadata={"training": result.metrics, "base_model": model_config.base_model}, infer_model=True)
+    log_metadata(metadata=result.metrics, infer_artifact=True)
+    return result.model
