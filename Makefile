@@ -11,6 +11,10 @@ export TOKENIZERS_PARALLELISM := false
 export OMP_WAIT_POLICY := PASSIVE
 # torch first, pinned: the CPU wheel. GPU users: TORCH_SPEC="torch==2.13.0 --index-url <your CUDA index>".
 TORCH_SPEC ?= torch==2.13.0
+# llama-cpp-python builds from source (~3-12 min once; pip caches the wheel). Portable by default;
+# with a CUDA toolkit use LLAMA_CMAKE_ARGS="-DGGML_CUDA=on".
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+EXTRAS ?= dev,local-llm,openai
 
 .PHONY: install run test test-fast dashboard clean
 
@@ -18,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -U pip
 	$(PIP) install -q $(TORCH_SPEC)
-	$(PIP) install -q -e ".[dev]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -q -e ".[$(EXTRAS)]"
 	@test -d .zen || $(VENV)/bin/zenml init >/dev/null
 	touch $@
 

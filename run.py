@@ -27,6 +27,7 @@ import click  # noqa: E402
 
 from embedtune import EmbedtuneError  # noqa: E402
 from embedtune import cli_support as support  # noqa: E402
+from embedtune.ingest import corpus_fingerprint  # noqa: E402
 
 DEFAULT_CONFIG = str(Path(__file__).parent / "configs" / "default.yaml")
 
@@ -52,8 +53,11 @@ def _run_training_pipeline(name: str, config_path: str, corpus: str | None, no_c
 
     config, options = support.prepare(config_path, corpus, needs_corpus=name != "finetune")
     pipeline = {"run": pipelines.end_to_end, "generate": pipelines.generate_data, "finetune": pipelines.finetune}[name]
+    parameters = {"config": config}
+    if name != "finetune":
+        parameters["corpus_fingerprint"] = corpus_fingerprint(config.ingest)
     with support.options_file(options) as options_path:
-        run = pipeline.with_options(config_path=options_path, **({"enable_cache": False} if no_cache else {}))(config=config)
+        run = pipeline.with_options(config_path=options_path, **({"enable_cache": False} if no_cache else {}))(**parameters)
     support.summarise_training_run(run, export_dir)
 
 

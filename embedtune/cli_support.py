@@ -10,7 +10,8 @@ from typing import Any, Iterator
 import yaml
 
 from embedtune import EmbedtuneError, logger
-from embedtune.config import EmbedtuneConfig, load_run_config
+from embedtune import ingest
+from embedtune.config import EmbedtuneConfig, IngestConfig, load_run_config
 from embedtune.evaluation import format_table, full_dim
 from embedtune.models import resolve_model
 from embedtune.report import to_html, write_json
@@ -24,19 +25,16 @@ def prepare(config_path: str, corpus: str | None, needs_corpus: bool) -> tuple[E
     if corpus:
         config.ingest.corpus = corpus
     if needs_corpus:
-        check_corpus(config.ingest.corpus, config.ingest.extensions)
+        check_corpus(config.ingest)
     resolve_model(config.model.base_model)
     return config, options
 
 
-def check_corpus(corpus: str, extensions: list[str]) -> None:
-    if corpus.startswith("hf:"):
-        return
-    path = Path(corpus).expanduser()
-    if not path.exists():
-        raise EmbedtuneError(f"corpus not found: {path} (point --corpus at a folder or file of documents)")
-    if path.is_dir() and not any(p.is_file() for p in path.rglob("*")):
-        raise EmbedtuneError(f"corpus folder {path} is empty; add documents ({' '.join(extensions)})")
+def check_corpus(config: IngestConfig) -> None:
+    path = Path(config.corpus).expanduser()
+    if not config.corpus.startswith("hf:") and path.is_dir() and not any(p.is_file() for p in path.rglob("*")):
+        raise EmbedtuneError(f"corpus folder {path} is empty; add documents ({' '.join(config.extensions)})")
+    ingest.check_corpus(config)
 
 
 def check_benchmark_inputs(models: list[str], benchmark: str, split: str) -> list[str]:

@@ -59,6 +59,7 @@ class LlamaCppOptions(_Section):
     model_path: Optional[str] = Field(None, description="A GGUF file; default: the packaged model.")
     n_ctx: int = Field(2048, gt=0)
     n_threads: Optional[int] = Field(None, gt=0)
+    n_gpu_layers: int = Field(0, ge=-1, description="-1 offloads every layer to a CUDA build of llama.cpp.")
     temperature: float = Field(0.7, ge=0)
     max_new_tokens: int = Field(96, gt=0)
 
@@ -80,6 +81,7 @@ class GenerationConfig(_Section):
     backend: Literal["heuristic", "llamacpp", "openai", "vllm", "transformers"] = "heuristic"
     queries_per_chunk: int = Field(2, gt=0)
     corpus_description: str = "technical documentation"
+    llm_hard_negative: bool = Field(False, description="Also ask the LLM for a hard-negative query.")
     max_chunks: Optional[int] = Field(None, gt=0, description="Seeded sample of chunks to generate for.")
     seed: int = 42
     cache_dir: Optional[str] = Field(None, description="Where finished generations are kept for resume.")

@@ -69,7 +69,7 @@ def _html(text: str, path: Path) -> tuple[str, str]:
     for tag in soup(["script", "style", "nav", "footer", "header", "noscript"]):
         tag.decompose()
     title = soup.title.get_text(strip=True) if soup.title else ""
-    body = soup.get_text("\n")
+    body = (soup.body or soup).get_text("\n")
     body = re.sub(r"\n\s*\n+", "\n\n", body).strip()
     return title or path.stem, body
 
@@ -174,30 +174,69 @@ def _load_hf_dataset(spec: str, config: IngestConfig) -> list[dict[str, str]]:
     return rows
 
 
+def corpus_fingerprint(config: IngestConfig) -> str:
+    """Hash of the corpus files' paths, sizes and modification times: changes when a document does,
+    so ZenML's cache (which does not read files) re-ingests edited corpora and reuses unchanged ones."""
+    if config.corpus.startswith("hf:"):
+        return config.corpus
+    root = Path(config.corpus).expanduser()
+    if not root.exists():
+        return "missing"
+    paths = [root] if root.is_file() else _walk(root, {ext.lower() for ext in config.extensions})
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        digest.update(f"{path}\x1f{stat.st_size}\x1f{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()[:16]
+
+
+def _raw_rows(config: IngestConfig, result: IngestResult) -> Iterator[dict[str, str]]:
+    """Rows straight from the files (or dataset), lazily; skipped files are counted in `result`."""
+    if config.corpus.startswith("hf:"):
+        result.files_seen = 1
+        yield from _load_hf_dataset(config.corpus, config)
+        return
+    root = Path(config.corpus).expanduser()
+    if not root.exists():
+        raise EmbedtuneError(f"corpus not found: {root} (point --corpus at a folder or file of documents)")
+    extensions = {ext.lower() for ext in config.extensions}
+    for path in [root] if root.is_file() else _walk(root, extensions):
+        result.files_seen += 1
+        try:
+            yield from _read_file(path, root if root.is_dir() else path, config)
+        except SkipFile as reason:
+            result.skipped[str(reason)] += 1
+            logger.warning("skipped %s: %s", path, reason)
+        except OSError as error:
+            result.skipped["unreadable"] += 1
+            logger.warning("skipped %s: cannot read (%s)", path, error.strerror or error)
+
+
+def _nothing_usable(config: IngestConfig, result: IngestResult) -> EmbedtuneError:
+    details = ", ".join(f"{n} {reason}" for reason, n in result.skipped.items()) or "no matching files"
+    return EmbedtuneError(
+        f"no usable documents in {config.corpus} ({result.files_seen} files seen; {details}); "
+        f"supported extensions: {' '.join(config.extensions)}"
+    )
+
+
+def check_corpus(config: IngestConfig) -> None:
+    """Fail fast, before a pipeline starts, when not a single usable document exists (stops at the first)."""
+    if config.corpus.startswith("hf:"):
+        return
+    result = IngestResult(documents=[])
+    if not any(row["text"].strip() for row in _raw_rows(config, result)):
+        raise _nothing_usable(config, result)
+
+
 def load_documents(config: IngestConfig) -> IngestResult:
     """Read every supported document under `config.corpus`; dedupe identical texts."""
-    if config.corpus.startswith("hf:"):
-        result = IngestResult(documents=[], files_seen=1)
-        raw_rows = _load_hf_dataset(config.corpus, config)
-    else:
-        root = Path(config.corpus).expanduser()
-        if not root.exists():
-            raise EmbedtuneError(f"corpus not found: {root} (point --corpus at a folder or file of documents)")
-        extensions = {ext.lower() for ext in config.extensions}
-        paths = [root] if root.is_file() else list(_walk(root, extensions))
-        result = IngestResult(documents=[], files_seen=len(paths))
-        raw_rows = []
-        for path in paths:
-            try:
-                raw_rows.extend(_read_file(path, root if root.is_dir() else path, config))
-            except SkipFile as reason:
-                result.skipped[str(reason)] += 1
-                logger.warning("skipped %s: %s", path, reason)
-            except OSError as error:
-                result.skipped["unreadable"] += 1
-                logger.warning("skipped %s: cannot read (%s)", path, error.strerror or error)
+    result = IngestResult(documents=[])
     seen_texts: set[str] = set()
-    for row in raw_rows:
+    for row in _raw_rows(config, result):
         text = row["text"].strip()
         if not text:
             result.skipped["empty"] += 1
@@ -212,10 +251,6 @@ def load_documents(config: IngestConfig) -> IngestResult:
         result.documents = random.Random(config.seed).sample(result.documents, config.sample_documents)
         result.documents.sort(key=lambda row: row["source"])
     if not result.documents:
-        details = ", ".join(f"{n} {reason}" for reason, n in result.skipped.items()) or "no matching files"
-        raise EmbedtuneError(
-            f"no usable documents in {config.corpus} ({result.files_seen} files seen; {details}); "
-            f"supported extensions: {' '.join(config.extensions)}"
-        )
+        raise _nothing_usable(config, result)
     logger.info("loaded %d documents from %d files", len(result.documents), result.files_seen)
     return result

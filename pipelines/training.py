@@ -7,6 +7,7 @@ artifacts, so data can be generated (and reviewed) once and trained on many time
 from typing import Any
 
 from zenml import pipeline
+from zenml.enums import ExecutionMode
 from zenml.client import Client
 
 from embedtune.config import EmbedtuneConfig
@@ -23,8 +24,8 @@ from steps import (
 )
 
 
-def _data_steps(config: EmbedtuneConfig) -> tuple[Any, Any]:
-    documents = load_documents(config.ingest)
+def _data_steps(config: EmbedtuneConfig, corpus_fingerprint: str) -> tuple[Any, Any]:
+    documents = load_documents(config.ingest, corpus_fingerprint)
     chunks = chunk_documents(documents, config.chunking, config.model.base_model)
     synthetic_pairs = generate_queries(chunks, config.generation)
     filtered = filter_pairs(synthetic_pairs, chunks, config.filtering, config.model)
@@ -39,21 +40,21 @@ def _finetune_steps(config: EmbedtuneConfig, triplets: Any, chunks: Any) -> None
     promote(report, config.promotion)
 
 
-@pipeline(name="embedtune_generate_data")
-def generate_data(config: EmbedtuneConfig) -> None:
+@pipeline(name="embedtune_generate_data", execution_mode=ExecutionMode.FAIL_FAST)
+def generate_data(config: EmbedtuneConfig, corpus_fingerprint: str = "") -> None:
     """Documents -> chunks -> synthetic queries -> filtered pairs -> triplets with hard negatives."""
-    _data_steps(config)
+    _data_steps(config, corpus_fingerprint)
 
 
-@pipeline(name="embedtune_finetune")
+@pipeline(name="embedtune_finetune", execution_mode=ExecutionMode.FAIL_FAST)
 def finetune(config: EmbedtuneConfig) -> None:
     """Latest triplets -> document split -> fine-tune -> evaluate base vs tuned -> promote."""
     client = Client()
     _finetune_steps(config, client.get_artifact_version("training_triplets"), client.get_artifact_version("chunks"))
 
 
-@pipeline(name="embedtune_end_to_end")
-def end_to_end(config: EmbedtuneConfig) -> None:
+@pipeline(name="embedtune_end_to_end", execution_mode=ExecutionMode.FAIL_FAST)
+def end_to_end(config: EmbedtuneConfig, corpus_fingerprint: str = "") -> None:
     """Everything, from documents to a promoted (or not) tuned model."""
-    triplets, chunks = _data_steps(config)
+    triplets, chunks = _data_steps(config, corpus_fingerprint)
     _finetune_steps(config, triplets, chunks)

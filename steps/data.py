@@ -12,8 +12,10 @@ from embedtune.models import load_tokenizer
 
 
 @step
-def load_documents(config: IngestConfig) -> Annotated[pd.DataFrame, "documents"]:
-    """Read every supported file under `config.corpus`; unreadable files are skipped and counted."""
+def load_documents(config: IngestConfig, corpus_fingerprint: str = "") -> Annotated[pd.DataFrame, "documents"]:
+    """Read every supported file under `config.corpus`; unreadable files are skipped and counted.
+
+    `corpus_fingerprint` only feeds the cache key, so an edited corpus is re-read."""
     result = ingest.load_documents(config)
     log_metadata(
         metadata={
@@ -21,6 +23,7 @@ def load_documents(config: IngestConfig) -> Annotated[pd.DataFrame, "documents"]
             "files_seen": result.files_seen,
             "skipped": dict(result.skipped),
             "corpus": config.corpus,
+            "corpus_fingerprint": corpus_fingerprint,
         },
         infer_artifact=True,
     )

@@ -27,9 +27,10 @@ import re
 import signal
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 # llama.cpp's OpenMP threads spin-wait by default; on a small machine that starves the other thread.
 # Must be set before `llama_cpp` is imported (here, or in distilabel's worker processes, which inherit it).
@@ -67,7 +68,8 @@ SYSTEM_TEMPLATE = (
 
 STYLE_INSTRUCTIONS = {
     "question": (
-        "Write one natural-language question (a full sentence ending with '?') that this passage answers."
+        "Write one natural-language question (a full sentence ending with '?') that this passage answers. "
+        "Ask it the way a user who has not read the passage would: short, in your own words."
     ),
     "keyword": (
         "Write one short keyword search (3 to 6 words, no commas, no question mark, not a sentence), "
@@ -274,7 +276,7 @@ class DistilabelQueryGenerator(QueryGenerator):
 
     def __init__(
         self,
-        config: "GenerationConfig",
+        config: GenerationConfig,
         llm: Any,
         generation_kwargs: dict[str, Any],
         generator_name: str,
@@ -284,8 +286,10 @@ class DistilabelQueryGenerator(QueryGenerator):
         max_passage_chars: int = 4000,
         check: Any = None,
         cache_salt: str = "",
+        default_mode: str = "pipeline",
     ):
         self.config = config
+        self.default_mode = default_mode
         self.llm = llm
         self.generation_kwargs = generation_kwargs
         self.name = generator_name
@@ -321,7 +325,9 @@ class DistilabelQueryGenerator(QueryGenerator):
         digest = hashlib.sha256()
         digest.update(
             json.dumps(
-                [self.name, self.cache_salt, PROMPT_VERSION, self.generation_kwargs, self.config.seed], sort_keys=True, default=str
+                [self.name, self.cache_salt, PROMPT_VERSION, self.generation_kwargs, self.config.seed],
+                sort_keys=True,
+                default=str,
             ).encode()
         )
         for row in rows:
@@ -332,7 +338,7 @@ class DistilabelQueryGenerator(QueryGenerator):
         return Path(self.config.cache_dir).expanduser() if self.config.cache_dir else _default_cache_dir()
 
     def _mode(self) -> str:
-        mode = os.environ.get(MODE_ENV, "pipeline").strip().lower()
+        mode = os.environ.get(MODE_ENV, self.default_mode).strip().lower()
         if mode not in ("pipeline", "direct"):
             raise EmbedtuneError(f"{MODE_ENV} must be 'pipeline' or 'direct', not '{mode}'")
         if mode == "pipeline" and threading.current_thread() is not threading.main_thread():
@@ -365,7 +371,7 @@ class DistilabelQueryGenerator(QueryGenerator):
         results: dict[str, tuple[Any, int, int]] = {}
         if distiset is None:
             return results
-        for config_name in distiset.keys():
+        for config_name in distiset:
             for split in distiset[config_name].values():
                 for record in split:
                     prompt_tokens, completion_tokens = _stats(record.get("distilabel_metadata"), step_name)
@@ -389,14 +395,18 @@ class DistilabelQueryGenerator(QueryGenerator):
             return results
         self.llm.load()
         try:
-            with journal.open("a", encoding="utf-8") as out:
+            from tqdm.auto import tqdm
+
+            progress = tqdm(total=len(todo), desc=f"generating queries ({self.name})", unit="query")
+            with journal.open("a", encoding="utf-8") as out, progress:
                 for start in range(0, len(todo), self.batch_size):
                     batch = todo[start : start + self.batch_size]
+                    progress.update(len(batch))
                     try:
                         outputs = self.llm.generate_outputs(
                             inputs=[row["messages"] for row in batch], num_generations=1, **self.generation_kwargs
                         )
-                    except Exception as error:  # a failed call is a failed row, not a failed run
+                    except Exception as error:  # noqa: BLE001 - a failed call is a failed row, not a failed run
                         logger.warning("LLM call failed for %d prompts: %s", len(batch), error)
                         for row in batch:
                             results[row["row_id"]] = (None, 0, 0)
@@ -423,8 +433,8 @@ class DistilabelQueryGenerator(QueryGenerator):
         finally:
             try:
                 self.llm.unload()
-            except Exception:  # pragma: no cover - best effort
-                pass
+            except Exception as error:  # noqa: BLE001 - unloading is best effort
+                logger.debug("could not unload the LLM: %s", error)
         return results
 
     # -- the contract ----------------------------------------------------------------------------
@@ -497,14 +507,15 @@ class DistilabelQueryGenerator(QueryGenerator):
 
 
 @register_backend("llamacpp")
-def make_llamacpp(config: "GenerationConfig", hard_negative: bool = False) -> DistilabelQueryGenerator:
+def make_llamacpp(config: GenerationConfig, hard_negative: bool | None = None) -> DistilabelQueryGenerator:
     """The local offline backend: llama.cpp with JSON-schema constrained output."""
+    hard_negative = config.llm_hard_negative if hard_negative is None else hard_negative
     try:
         import llama_cpp  # noqa: F401  (checked here so the error names the fix; env var already set)
     except ImportError as error:
         raise EmbedtuneError(
             f"the llamacpp backend needs llama-cpp-python ({error}); run `make install` or "
-            "`CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install llama-cpp-python==0.3.36`"
+            '`CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install llama-cpp-python==0.3.36`'
         ) from error
     from distilabel.models.llms import LlamaCppLLM
 
@@ -522,7 +533,7 @@ def make_llamacpp(config: "GenerationConfig", hard_negative: bool = False) -> Di
     threads = options.n_threads or max(1, os.cpu_count() or 1)
     llm = LlamaCppLLM(
         model_path=str(model_path),
-        n_gpu_layers=0,
+        n_gpu_layers=options.n_gpu_layers,
         n_ctx=options.n_ctx,
         n_batch=min(512, options.n_ctx),
         seed=config.seed,
@@ -548,13 +559,17 @@ def make_llamacpp(config: "GenerationConfig", hard_negative: bool = False) -> Di
         batch_size=8,
         hard_negative=hard_negative,
         max_passage_chars=max_passage_chars,
+        # In-process: llama.cpp's OpenMP threads hang in a worker forked from a process whose OpenMP
+        # runtime torch already started (seen when generation follows training in one process).
+        default_mode="direct",
     )
 
 
 @register_backend("openai")
-def make_openai(config: "GenerationConfig", hard_negative: bool = False) -> DistilabelQueryGenerator:
+def make_openai(config: GenerationConfig, hard_negative: bool | None = None) -> DistilabelQueryGenerator:
     """Any OpenAI-compatible endpoint. The openai client retries 429/408/409/5xx and connection errors
     with exponential backoff (honouring Retry-After) up to `max_retries`."""
+    hard_negative = config.llm_hard_negative if hard_negative is None else hard_negative
     try:
         import openai  # noqa: F401
     except ImportError as error:

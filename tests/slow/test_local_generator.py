@@ -11,11 +11,13 @@ import pytest
 pytestmark = pytest.mark.slow
 
 DOCS = Path(os.environ.get("EMBEDTUNE_ZENML_DOCS", "/work/shared/data/zenml-docs")) / "docs" / "book"
-STOPWORDS = set(
-    """a an the and or of to in on for with by from at as is are be can do does how what when where which who
-    why i you my your it its this that these those use using used zenml into about not no yes will would should
-    could via per more most other than then them they their there here have has had was were been""".split()
+_STOPWORD_TEXT = (
+    "a an the and or of to in on for with by from at as is are be can do does how what when "
+    "where which who why i you my your it its this that these those use using used zenml into "
+    "about not no yes will would should could via per more most other than then them they "
+    "their there here have has had was were been"
 )
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 def _words(text: str) -> list[str]:
@@ -104,7 +106,8 @@ def test_local_generator_is_on_topic(generated):
     off_lexically = [
         row
         for row in rows
-        if not _content_words(row.query) & _content_words(by_id[row.chunk_id]["title"] + " " + by_id[row.chunk_id]["text"])
+        if not _content_words(row.query)
+        & _content_words(by_id[row.chunk_id]["title"] + " " + by_id[row.chunk_id]["text"])
     ]
     if not off_lexically:
         return

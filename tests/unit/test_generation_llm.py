@@ -11,21 +11,21 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, List
+from typing import Any
 
 import pytest
 
 pytest.importorskip("distilabel")
 
-from distilabel.models.llms.base import LLM  # noqa: E402
-from distilabel.models.llms.utils import prepare_output  # noqa: E402
-from pydantic import validate_call  # noqa: E402
+from distilabel.models.llms.base import LLM
+from distilabel.models.llms.utils import prepare_output
+from pydantic import validate_call
 
-from embedtune import EmbedtuneError  # noqa: E402
-from embedtune.config import GenerationConfig  # noqa: E402
-from embedtune.generation import gguf  # noqa: E402
-from embedtune.generation.base import make_generator  # noqa: E402
-from embedtune.generation.llm import (  # noqa: E402
+from embedtune import EmbedtuneError
+from embedtune.config import GenerationConfig
+from embedtune.generation import gguf
+from embedtune.generation.base import make_generator
+from embedtune.generation.llm import (
     PROMPT_VERSION,
     DistilabelQueryGenerator,
     build_messages,
@@ -65,7 +65,7 @@ CHUNKS = [
         ('Sure! Here it is:\n```\n{"query": "disable step caching"}\n```\nHope it helps.', "disable step caching"),
         ('Here you go: {"query": "s3 artifact store setup"} -- enjoy', "s3 artifact store setup"),
         ('{"query": "\\"How are steps cached?\\""}', "How are steps cached?"),
-        ("{\"query\": \"'quoted keywords here'\"}", "quoted keywords here"),
+        ('{"query": "\'quoted keywords here\'"}', "quoted keywords here"),
         ('{"Query": "  extra   spaces   inside "}', "extra spaces inside"),
         ('[{"query": "first of a list"}]', "first of a list"),
         ('"just a json string query"', "just a json string query"),
@@ -149,9 +149,10 @@ def test_prompt_shares_prefix_across_chunks_and_styles():
     # only the chunk varies between chunks; the style instruction is the only suffix change per chunk
     passage_end = a0.index(CHUNKS[0]["text"]) + len(CHUNKS[0]["text"])
     assert a0[:passage_end] == a1[:passage_end]
-    assert a0[a0.index(CHUNKS[0]["text"]) + len(CHUNKS[0]["text"]) :] == b0[
-        b0.index(CHUNKS[1]["text"]) + len(CHUNKS[1]["text"]) :
-    ]
+    assert (
+        a0[a0.index(CHUNKS[0]["text"]) + len(CHUNKS[0]["text"]) :]
+        == b0[b0.index(CHUNKS[1]["text"]) + len(CHUNKS[1]["text"]) :]
+    )
 
 
 def test_prompt_truncates_long_passages():
@@ -232,8 +233,8 @@ class FakeLLM(LLM):
 
     @validate_call
     def generate(  # no **kwargs: distilabel would demand a runtime parameter named `kwargs`
-        self, inputs: List[Any], num_generations: int = 1, max_new_tokens: int = 64, temperature: float = 0.0
-    ) -> List[Any]:
+        self, inputs: list[Any], num_generations: int = 1, max_new_tokens: int = 64, temperature: float = 0.0
+    ) -> list[Any]:
         outputs = []
         for messages in inputs:
             user = messages[-1]["content"]
@@ -308,11 +309,10 @@ def test_context_manager_restores_on_error():
     handler = logging.NullHandler()
     logging.getLogger().addHandler(handler)
     try:
-        with pytest.raises(RuntimeError):
-            with distilabel_run_context():
-                assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-                assert handler not in logging.getLogger().handlers
-                raise RuntimeError("boom")
+        with pytest.raises(RuntimeError), distilabel_run_context():
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            assert handler not in logging.getLogger().handlers
+            raise RuntimeError("boom")
         assert handler in logging.getLogger().handlers
         assert signal.getsignal(signal.SIGINT) is previous
     finally:

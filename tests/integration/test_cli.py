@@ -1,0 +1,82 @@
+"""The command line as a user meets it: clear one-line errors with a non-zero exit, no traceback."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def run_cli(*args, timeout=300):
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "run.py"), *args],
+        cwd=PROJECT_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def assert_clean_error(result, expected):
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and expected in errors[0], result.stderr[-2000:]
+
+
+def test_missing_corpus_folder(tmp_path):
+    assert_clean_error(run_cli("run", "--corpus", str(tmp_path / "absent")), "corpus not found")
+
+
+def test_empty_corpus_folder(tmp_path):
+    assert_clean_error(run_cli("run", "--corpus", str(tmp_path)), "is empty")
+
+
+def test_corpus_with_only_unusable_files(tmp_path, zenml_repository):
+    (tmp_path / "blob.md").write_bytes(b"\x00\x01binary" * 50)
+    assert_clean_error(run_cli("generate", "--corpus", str(tmp_path)), "no usable documents")
+
+
+def test_malformed_yaml_config(tmp_path):
+    config = tmp_path / "broken.yaml"
+    config.write_text("parameters:\n  training: {epochs: 1\n", encoding="utf-8")
+    assert_clean_error(run_cli("run", "--config", str(config)), "malformed YAML")
+
+
+def test_unknown_key_in_config(tmp_path):
+    config = tmp_path / "typo.yaml"
+    config.write_text("parameters:\n  training:\n    epocs: 1\n", encoding="utf-8")
+    assert_clean_error(run_cli("run", "--config", str(config)), "training.epocs: unknown key")
+
+
+def test_unknown_model_id(tmp_path):
+    config = tmp_path / "model.yaml"
+    config.write_text("parameters:\n  model:\n    base_model: no-such-org/no-such-model\n", encoding="utf-8")
+    assert_clean_error(run_cli("run", "--config", str(config)), "unknown model 'no-such-org/no-such-model'")
+
+
+def test_evaluate_command_writes_json_and_prints_a_table(tmp_path, tiny_model_dir, zenml_repository):
+    folder = tmp_path / "beir"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text(
+        "\n".join(json.dumps({"_id": f"d{i}", "title": f"T{i}", "text": f"body {i}"}) for i in range(12)), encoding="utf-8"
+    )
+    (folder / "queries.jsonl").write_text(
+        "\n".join(json.dumps({"_id": f"q{i}", "text": f"body {i}"}) for i in range(6)), encoding="utf-8"
+    )
+    (folder / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t1\n" for i in range(6)))
+    output = tmp_path / "metrics.json"
+    result = run_cli("evaluate", "--model", tiny_model_dir, "--benchmark", str(folder), "--split", "dev", "--output", str(output))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(output.read_text())
+    metrics = report["models"][tiny_model_dir]["64"]
+    assert set(metrics) == {"ndcg@10", "mrr@10", "recall@1", "recall@5", "recall@10", "map@100"}
+    assert "ndcg@10" in result.stdout and "(6 queries, 12 candidate passages)" in result.stdout
+
+
+def test_evaluate_rejects_a_folder_that_is_not_beir(tmp_path):
+    assert_clean_error(
+        run_cli("evaluate", "--model", "all-MiniLM-L6-v2", "--benchmark", str(tmp_path)), "is not a BEIR folder"
+    )

@@ -1,0 +1,149 @@
+"""Each pipeline end to end on the session's temporary ZenML store, with a tiny model and corpus."""
+
+import json
+
+import pytest
+from zenml.client import Client
+from zenml.enums import ExecutionStatus
+
+from embedtune.config import parse_parameters
+from embedtune.ingest import corpus_fingerprint
+
+pytestmark = pytest.mark.integration
+
+DATA_STEPS = ["load_documents", "chunk_documents", "generate_queries", "filter_pairs", "mine_negatives"]
+TRAIN_STEPS = ["split_by_document", "train_embedder", "evaluate", "promote"]
+
+
+def tiny_config(corpus_dir, model_dir):
+    return parse_parameters({
+        "ingest": {"corpus": str(corpus_dir)},
+        "chunking": {"chunk_tokens": 48, "overlap_tokens": 8},
+        "generation": {"queries_per_chunk": 2},
+        "model": {"base_model": model_dir, "matryoshka_dims": [64, 32]},
+        "training": {"epochs": 1, "batch_size": 8, "mini_batch_size": 4, "learning_rate": 1e-3},
+        "split": {"validation_fraction": 0.2, "test_fraction": 0.34},
+        "evaluation": {"bootstrap_samples": 100},
+    })
+
+
+def output(run, step, name):
+    value = run.steps[step].outputs[name]
+    return value[0] if isinstance(value, list) else value
+
+
+@pytest.fixture(scope="module")
+def end_to_end_runs(zenml_repository, tmp_path_factory, tiny_model_dir):
+    from tests.conftest import write_corpus
+    from pipelines import end_to_end
+
+    corpus = write_corpus(tmp_path_factory.mktemp("e2e") / "corpus")
+    config = tiny_config(corpus, tiny_model_dir)
+    pipeline = end_to_end.with_options(model={"name": "embedtune-test"})
+    first = pipeline(config=config, corpus_fingerprint=corpus_fingerprint(config.ingest))
+    second = pipeline(config=config, corpus_fingerprint=corpus_fingerprint(config.ingest))
+    client = Client()
+    return client.get_pipeline_run(first.id), client.get_pipeline_run(second.id)
+
+
+def test_end_to_end_produces_every_named_artifact(end_to_end_runs):
+    run, _ = end_to_end_runs
+    assert run.status == ExecutionStatus.COMPLETED
+    assert set(DATA_STEPS + TRAIN_STEPS) <= set(run.steps)
+    for step, name in [
+        ("load_documents", "documents"), ("chunk_documents", "chunks"), ("generate_queries", "synthetic_pairs"),
+        ("filter_pairs", "filtered_pairs"), ("mine_negatives", "training_triplets"), ("split_by_document", "train"),
+        ("split_by_document", "test"), ("train_embedder", "tuned_model"), ("evaluate", "evaluation_report"),
+        ("evaluate", "evaluation_html"), ("promote", "promotion"),
+    ]:
+        assert output(run, step, name).name == name
+    documents = output(run, "load_documents", "documents").load()
+    assert len(documents) == 6 and set(documents.columns) == {"doc_id", "source", "title", "text"}
+    pairs = output(run, "generate_queries", "synthetic_pairs").load()
+    chunks = output(run, "chunk_documents", "chunks").load()
+    assert len(pairs) == 2 * len(chunks)
+
+
+def test_metadata_records_drops_negatives_and_metrics(end_to_end_runs):
+    run, _ = end_to_end_runs
+    filtered = output(run, "filter_pairs", "filtered_pairs").run_metadata
+    assert filtered["input_pairs"] == len(output(run, "generate_queries", "synthetic_pairs").load())
+    assert set(filtered["dropped"]) >= {"parse_failure", "duplicate", "copies_passage", "too_short"}
+    assert sum(output(run, "mine_negatives", "training_triplets").run_metadata["negatives"].values()) > 0
+    model_version = run.model_version
+    assert model_version is not None and model_version.model.name == "embedtune-test"
+    metadata = model_version.run_metadata
+    assert {"base_ndcg@10", "tuned_ndcg@10", "ndcg@10_gain", "promoted", "training"} <= set(metadata)
+    report = output(run, "evaluate", "evaluation_report").load()
+    assert set(report["models"]["tuned"]) == {"64", "32"}
+    assert metadata["tuned_ndcg@10"] == pytest.approx(report["models"]["tuned"]["64"]["ndcg@10"])
+
+
+def test_no_test_document_is_trained_on(end_to_end_runs):
+    run, _ = end_to_end_runs
+    train = output(run, "split_by_document", "train").load()
+    test = output(run, "split_by_document", "test").load()
+    assert len(test) > 0 and set(train["doc_id"]).isdisjoint(set(test["doc_id"]))
+
+
+def test_tuned_model_artifact_is_a_plain_sentence_transformer_directory(end_to_end_runs):
+    from sentence_transformers import SentenceTransformer
+
+    run, _ = end_to_end_runs
+    artifact = output(run, "train_embedder", "tuned_model")
+    assert artifact.type == "ModelArtifact"
+    assert SentenceTransformer(artifact.uri).encode(["hello"]).shape == (1, 64)
+
+
+def test_promotion_follows_the_gate(end_to_end_runs):
+    run, _ = end_to_end_runs
+    promotion = output(run, "promote", "promotion").load()
+    report = output(run, "evaluate", "evaluation_report").load()
+    gain = report["gains"]["tuned"]["64"]["ndcg@10"]["gain"]
+    assert promotion["promoted"] == (gain > 0)
+    stage = run.model_version.stage
+    assert (stage == "staging") == promotion["promoted"]
+
+
+def test_second_identical_run_is_fully_cached(end_to_end_runs):
+    _, second = end_to_end_runs
+    assert {name: step.status for name, step in second.steps.items()} == {
+        name: ExecutionStatus.CACHED for name in second.steps
+    }
+
+
+def test_generate_then_finetune_pipelines(zenml_repository, tmp_path, tiny_model_dir):
+    from tests.conftest import write_corpus
+    from pipelines import finetune, generate_data
+
+    config = tiny_config(write_corpus(tmp_path / "corpus", repeats=2), tiny_model_dir)
+    generated = generate_data.with_options(model={"name": "embedtune-test-split"})(config=config, corpus_fingerprint="x")
+    generated = Client().get_pipeline_run(generated.id)
+    assert set(generated.steps) == set(DATA_STEPS)
+    triplets = output(generated, "mine_negatives", "training_triplets")
+    tuned = Client().get_pipeline_run(finetune.with_options(model={"name": "embedtune-test-split"})(config=config).id)
+    assert set(tuned.steps) == set(TRAIN_STEPS)
+    assert tuned.steps["split_by_document"].inputs["training_triplets"][0].id == triplets.id
+
+
+def test_evaluate_pipeline_on_a_beir_folder(zenml_repository, tmp_path, tiny_model_dir):
+    from pipelines import evaluate_benchmark_pipeline
+
+    folder = tmp_path / "beir"
+    (folder / "qrels").mkdir(parents=True)
+    docs = {f"d{i}": f"passage {i} about subject {i % 5}" for i in range(20)}
+    (folder / "corpus.jsonl").write_text(
+        "\n".join(json.dumps({"_id": k, "title": "", "text": v}) for k, v in docs.items()), encoding="utf-8"
+    )
+    (folder / "queries.jsonl").write_text(
+        "\n".join(json.dumps({"_id": f"q{i}", "text": f"subject {i % 5} passage {i}"}) for i in range(10)), encoding="utf-8"
+    )
+    (folder / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\r\n" + "".join(f"q{i}\td{i}\t1\r\n" for i in range(10)), encoding="utf-8"
+    )
+    run = evaluate_benchmark_pipeline(
+        config=parse_parameters({}), models=[tiny_model_dir], benchmark_dir=str(folder), split="test"
+    )
+    report = output(Client().get_pipeline_run(run.id), "evaluate_benchmark", "benchmark_report").load()
+    assert report["n_queries"] == 10 and report["n_corpus"] == 20
+    assert 0.0 <= report["models"][tiny_model_dir]["64"]["ndcg@10"] <= 1.0

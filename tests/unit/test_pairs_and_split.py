@@ -1,0 +1,78 @@
+import pytest
+
+from embedtune import EmbedtuneError
+from embedtune.config import FilterConfig, GenerationConfig, SplitConfig
+from embedtune.generation import GeneratedQuery, make_generator
+from embedtune.pairs import build_pairs, filter_pairs, pair_id
+from embedtune.split import split_by_document
+
+PASSAGE = (
+    "ZenML caches a step when its code, parameters and inputs are unchanged, so a second run of the same "
+    "pipeline finishes in seconds and reuses every artifact from the first run."
+)
+CHUNKS = [{"chunk_id": "c1", "doc_id": "d1", "text": PASSAGE, "title": "Caching"}]
+
+
+def generated(query, chunk="c1", style="question"):
+    return GeneratedQuery(chunk_id=chunk, query=query, style=style, generator="fake", prompt_version="t", raw=str(query))
+
+
+def test_pairs_carry_the_contract_fields_and_stable_ids():
+    rows = build_pairs([generated("how does step caching work?")], CHUNKS)
+    assert set(rows[0]) >= {"id", "query", "positive", "positive_id", "llm_negative", "generator", "prompt_version"}
+    assert rows[0]["id"] == pair_id("c1", "how does step caching work?")
+    assert rows[0]["positive"] == PASSAGE
+
+
+def test_every_filter_drops_for_its_reason_and_counts_it():
+    queries = [
+        "how does step caching work?",  # kept
+        None,  # parse failure
+        "cache",  # too short
+        "x " * 200,  # too long
+        "caches a step when its code, parameters and inputs are unchanged, so a second run",  # copies passage
+        "How does step caching work",  # duplicate after normalisation
+        "step caching work how does it?",  # near duplicate of the first (same words)
+        "which artifacts are reused on a second run",  # kept
+    ]
+    kept, dropped = filter_pairs(build_pairs([generated(q) for q in queries], CHUNKS), FilterConfig())
+    assert [p["query"] for p in kept] == [queries[0], queries[-1]]
+    assert dropped["parse_failure"] == dropped["too_short"] == dropped["too_long"] == 1
+    assert dropped["copies_passage"] == dropped["duplicate"] == dropped["near_duplicate"] == 1
+
+
+def test_heuristic_generator_gives_the_requested_number_and_alternates_styles():
+    chunks = [dict(CHUNKS[0], chunk_id=f"c{i}") for i in range(3)]
+    rows = make_generator(GenerationConfig(backend="heuristic")).generate(chunks, 4)
+    assert len(rows) == 12
+    assert [r.style for r in rows[:4]] == ["question", "keyword", "question", "keyword"]
+    assert all(r.query for r in rows)
+
+
+def test_unknown_backend_is_a_clear_error():
+    config = GenerationConfig(backend="vllm")
+    with pytest.raises(EmbedtuneError, match="backend 'vllm'"):
+        make_generator(config)
+
+
+def make_pairs(n_docs: int, per_doc: int = 3):
+    return [{"id": f"{d}-{i}", "doc_id": f"doc{d}", "query": "q", "positive": "p"} for d in range(n_docs) for i in range(per_doc)]
+
+
+def test_no_test_or_validation_document_appears_in_train():
+    train, validation, test = split_by_document(make_pairs(20), SplitConfig(validation_fraction=0.1, test_fraction=0.2))
+    docs = [{p["doc_id"] for p in rows} for rows in (train, validation, test)]
+    assert docs[0].isdisjoint(docs[1]) and docs[0].isdisjoint(docs[2]) and docs[1].isdisjoint(docs[2])
+    assert (len(docs[0]), len(docs[1]), len(docs[2])) == (14, 2, 4)
+    assert len(train) + len(validation) + len(test) == 60
+
+
+def test_split_is_deterministic_for_a_seed():
+    first = split_by_document(make_pairs(10), SplitConfig(seed=7))
+    again = split_by_document(make_pairs(10), SplitConfig(seed=7))
+    assert [[p["id"] for p in part] for part in first] == [[p["id"] for p in part] for part in again]
+
+
+def test_split_needs_two_documents():
+    with pytest.raises(EmbedtuneError, match="at least 2 documents"):
+        split_by_document(make_pairs(1), SplitConfig())
