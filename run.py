@@ -102,6 +102,16 @@ def evaluate_command(models: tuple[str, ...], benchmark: str, split: str, output
     support.summarise_benchmark_run(run, output)
 
 
+@cli.command("samples")
+@click.option("--n", "count", default=20, show_default=True, help="How many pairs.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Markdown file to write.")
+def samples_command(count: int, seed: int, output: str) -> None:
+    """Write a random sample of the latest generated pairs as markdown, to judge their quality."""
+    path = support.write_samples(count, seed, output, command=" ".join(["python run.py", *sys.argv[1:]]))
+    click.echo(f"wrote {path}")
+
+
 def main() -> None:
     verbose = "--verbose" in sys.argv
     try:

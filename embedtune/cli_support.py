@@ -119,3 +119,21 @@ def user_facing_message(error: BaseException) -> str | None:
             return str(current)
         current = current.__cause__ or current.__context__
     return None
+
+
+def write_samples(count: int, seed: int, output: str, command: str) -> Path:
+    """Sample the latest `synthetic_pairs` (marking what `filter_pairs` kept) into a markdown file."""
+    from zenml.client import Client
+
+    from embedtune.examples import pairs_markdown
+    from embedtune.frames import to_records
+
+    client = Client()
+    pairs_artifact = client.get_artifact_version("synthetic_pairs")
+    kept = {row["id"] for row in to_records(client.get_artifact_version("filtered_pairs").load())}
+    pairs = to_records(pairs_artifact.load())
+    source = str(client.get_artifact_version("documents").run_metadata.get("corpus", "the latest corpus"))
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(pairs_markdown(pairs, kept, count, seed, command, source), encoding="utf-8")
+    return path

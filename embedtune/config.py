@@ -35,6 +35,7 @@ class _Section(BaseModel):
 class IngestConfig(_Section):
     corpus: str = Field("docs", description="Folder, file, or `hf:<dataset>[:split]` of documents.")
     extensions: list[str] = [".md", ".markdown", ".txt", ".rst", ".html", ".htm", ".jsonl", ".pdf"]
+    exclude: list[str] = Field([], description="Glob patterns (relative to the corpus folder) to skip.")
     text_field: str = Field("text", description="JSONL / Hugging Face column with the document text.")
     title_field: str = "title"
     id_field: str = Field("_id", description="JSONL / HF column with a document id, if any.")

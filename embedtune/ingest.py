@@ -7,6 +7,7 @@ one bad file never loses the run; a corpus with nothing usable fails with a mess
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -134,6 +135,17 @@ def _read_file(path: Path, root: Path, config: IngestConfig) -> list[dict[str, s
     return [{"source": relative, "title": title, "text": text}]
 
 
+def _corpus_files(root: Path, config: IngestConfig) -> Iterator[Path]:
+    """The files a corpus is read from: supported extensions, minus `ingest.exclude` patterns."""
+    if root.is_file():
+        yield root
+        return
+    for path in _walk(root, {ext.lower() for ext in config.extensions}):
+        relative = path.relative_to(root).as_posix()
+        if not any(fnmatch.fnmatch(relative, pattern) for pattern in config.exclude):
+            yield path
+
+
 def _walk(root: Path, extensions: set[str]) -> Iterator[Path]:
     """Files under root in a stable order; follows symlinks but never loops."""
     seen_dirs: set[tuple[int, int]] = set()
@@ -182,7 +194,7 @@ def corpus_fingerprint(config: IngestConfig) -> str:
     root = Path(config.corpus).expanduser()
     if not root.exists():
         return "missing"
-    paths = [root] if root.is_file() else _walk(root, {ext.lower() for ext in config.extensions})
+    paths = _corpus_files(root, config)
     digest = hashlib.sha256()
     for path in paths:
         try:
@@ -202,8 +214,7 @@ def _raw_rows(config: IngestConfig, result: IngestResult) -> Iterator[dict[str, 
     root = Path(config.corpus).expanduser()
     if not root.exists():
         raise EmbedtuneError(f"corpus not found: {root} (point --corpus at a folder or file of documents)")
-    extensions = {ext.lower() for ext in config.extensions}
-    for path in [root] if root.is_file() else _walk(root, extensions):
+    for path in _corpus_files(root, config):
         result.files_seen += 1
         try:
             yield from _read_file(path, root if root.is_dir() else path, config)

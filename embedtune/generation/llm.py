@@ -401,7 +401,6 @@ class DistilabelQueryGenerator(QueryGenerator):
             with journal.open("a", encoding="utf-8") as out, progress:
                 for start in range(0, len(todo), self.batch_size):
                     batch = todo[start : start + self.batch_size]
-                    progress.update(len(batch))
                     try:
                         outputs = self.llm.generate_outputs(
                             inputs=[row["messages"] for row in batch], num_generations=1, **self.generation_kwargs
@@ -411,6 +410,7 @@ class DistilabelQueryGenerator(QueryGenerator):
                         for row in batch:
                             results[row["row_id"]] = (None, 0, 0)
                         continue
+                    progress.update(len(batch))
                     for row, output in zip(batch, outputs):
                         generations = output.get("generations") or [None]
                         stats = output.get("statistics") or {}

@@ -124,3 +124,11 @@ def test_fingerprint_changes_when_a_document_changes(tmp_path):
     assert before == corpus_fingerprint(IngestConfig(corpus=str(tmp_path)))
     doc.write_text("one and more", encoding="utf-8")
     assert corpus_fingerprint(IngestConfig(corpus=str(tmp_path))) != before
+
+
+def test_exclude_patterns_skip_matching_files(tmp_path):
+    (tmp_path / "guide.md").write_text("# Guide\n\nKept.", encoding="utf-8")
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "pairs.md").write_text("# Pairs\n\nExcluded.", encoding="utf-8")
+    assert [d["title"] for d in load(tmp_path).documents] == ["Guide", "Pairs"]
+    assert [d["title"] for d in load(tmp_path, exclude=["examples/*"]).documents] == ["Guide"]

@@ -76,3 +76,13 @@ def test_split_is_deterministic_for_a_seed():
 def test_split_needs_two_documents():
     with pytest.raises(EmbedtuneError, match="at least 2 documents"):
         split_by_document(make_pairs(1), SplitConfig())
+
+
+def test_sample_markdown_marks_filter_verdicts_and_names_the_command():
+    from embedtune.examples import pairs_markdown
+
+    rows = build_pairs([generated(f"question number {i} about caching") for i in range(5)] + [generated(None)], CHUNKS)
+    text = pairs_markdown(rows, {rows[0]["id"]}, n=6, seed=1, command="python run.py samples", source="docs")
+    assert text.startswith("# 6 generated pairs from docs")
+    assert "`python run.py samples`" in text and "1 of 6 kept" in text
+    assert text.count("dropped by filters") == 5 and "(unparsed:" in text
