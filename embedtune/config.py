@@ -78,6 +78,18 @@ class OpenAIOptions(_Section):
     price_per_1k_completion_tokens: float = Field(0.0, ge=0)
 
 
+class LocalModelOptions(_Section):
+    """A Hugging Face causal LM run in-process: `transformers` (CPU or GPU) or `vllm` (GPU)."""
+
+    model: Optional[str] = Field(None, description="Local path or cached hub id of an instruct model.")
+    device: Optional[str] = Field(None, description="transformers only: 'cuda', 'cpu' or None (auto).")
+    torch_dtype: str = "auto"
+    chat_template: Optional[str] = Field(None, description="Jinja chat template if the tokenizer has none.")
+    tensor_parallel_size: int = Field(1, gt=0, description="vllm only: GPUs to shard the model over.")
+    temperature: float = Field(0.7, ge=0)
+    max_new_tokens: int = Field(96, gt=0)
+
+
 class GenerationConfig(_Section):
     backend: Literal["heuristic", "llamacpp", "openai", "vllm", "transformers"] = "heuristic"
     queries_per_chunk: int = Field(2, gt=0)
@@ -88,6 +100,7 @@ class GenerationConfig(_Section):
     cache_dir: Optional[str] = Field(None, description="Where finished generations are kept for resume.")
     llamacpp: LlamaCppOptions = LlamaCppOptions()
     openai: OpenAIOptions = OpenAIOptions()
+    local_model: LocalModelOptions = LocalModelOptions()
 
 
 class FilterConfig(_Section):

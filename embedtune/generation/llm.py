@@ -610,3 +610,77 @@ def make_openai(config: GenerationConfig, hard_negative: bool | None = None) -> 
         price_per_1k=(options.price_per_1k_prompt_tokens, options.price_per_1k_completion_tokens),
         cache_salt=options.base_url or "",
     )
+
+
+def _local_model(config: GenerationConfig, backend: str) -> str:
+    model = config.local_model.model
+    if not model:
+        raise EmbedtuneError(
+            f"the {backend} backend needs generation.local_model.model: a local path or cached hub id of an "
+            "instruct model (offline, a hub id must already be in the Hugging Face cache)"
+        )
+    return str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
+
+
+@register_backend("transformers")
+def make_transformers(config: GenerationConfig, hard_negative: bool | None = None) -> DistilabelQueryGenerator:
+    """A Hugging Face causal LM in-process through distilabel's TransformersLLM (GPU when present)."""
+    hard_negative = config.llm_hard_negative if hard_negative is None else hard_negative
+    from distilabel.models.llms import TransformersLLM
+
+    options = config.local_model
+    model = _local_model(config, "transformers")
+    llm = TransformersLLM(
+        model=model,
+        device=options.device,
+        torch_dtype=options.torch_dtype,
+        chat_template=options.chat_template,
+        token=None,
+    )
+    generation_kwargs = {
+        "max_new_tokens": options.max_new_tokens,
+        "temperature": max(options.temperature, 1e-5),
+        "top_p": 0.9,
+        "do_sample": options.temperature > 0,
+    }
+    return DistilabelQueryGenerator(
+        config,
+        llm,
+        generation_kwargs,
+        generator_name=f"transformers:{Path(model).name}",
+        batch_size=8,
+        hard_negative=hard_negative,
+        default_mode="direct",  # one model in this process; no forked workers
+    )
+
+
+@register_backend("vllm")
+def make_vllm(config: GenerationConfig, hard_negative: bool | None = None) -> DistilabelQueryGenerator:
+    """vLLM in-process on GPUs through distilabel's vLLM class (install vllm yourself on a GPU machine)."""
+    hard_negative = config.llm_hard_negative if hard_negative is None else hard_negative
+    try:
+        import vllm  # noqa: F401
+    except ImportError as error:
+        raise EmbedtuneError(
+            f"the vllm backend needs the vllm package on a CUDA machine ({error}); `pip install vllm` there, "
+            "or serve the model with `vllm serve` and use `generation.backend: openai` with `openai.base_url`"
+        ) from None
+    from distilabel.models.llms import vLLM
+
+    options = config.local_model
+    model = _local_model(config, "vllm")
+    llm = vLLM(
+        model=model,
+        chat_template=options.chat_template,
+        extra_kwargs={"tensor_parallel_size": options.tensor_parallel_size},
+    )
+    generation_kwargs = {"max_new_tokens": options.max_new_tokens, "temperature": options.temperature, "top_p": 0.9}
+    return DistilabelQueryGenerator(
+        config,
+        llm,
+        generation_kwargs,
+        generator_name=f"vllm:{Path(model).name}",
+        batch_size=64,  # vLLM batches internally; large batches keep the GPU busy
+        hard_negative=hard_negative,
+        default_mode="direct",
+    )
