@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("distilabel")
+import distilabel  # noqa: E402,F401  (a core dependency)
 
 from distilabel.models.llms.base import LLM
 from distilabel.models.llms.utils import prepare_output
@@ -392,7 +392,7 @@ def chat_server():
 
 
 def test_openai_backend_retries_429_and_counts_tokens(chat_server, tmp_path, monkeypatch, capfd):
-    pytest.importorskip("openai")
+    import openai  # noqa: F401  (the openai extra, installed by `make install`)
     secret = "sk-test-do-not-log-7f3a9c"
     monkeypatch.setenv("EMBEDTUNE_TEST_LLM_KEY", secret)
     port = chat_server.server_address[1]
@@ -432,7 +432,7 @@ def test_openai_backend_retries_429_and_counts_tokens(chat_server, tmp_path, mon
 
 
 def test_openai_backend_needs_a_key_without_base_url(monkeypatch):
-    pytest.importorskip("openai")
+    import openai  # noqa: F401  (the openai extra, installed by `make install`)
     monkeypatch.delenv("EMBEDTUNE_MISSING_KEY", raising=False)
     config = GenerationConfig(backend="openai", openai={"api_key_env": "EMBEDTUNE_MISSING_KEY"})
     with pytest.raises(EmbedtuneError, match="EMBEDTUNE_MISSING_KEY"):
@@ -440,7 +440,7 @@ def test_openai_backend_needs_a_key_without_base_url(monkeypatch):
 
 
 def test_all_calls_failing_is_an_error_not_silence(tmp_path, monkeypatch):
-    pytest.importorskip("openai")
+    import openai  # noqa: F401  (the openai extra, installed by `make install`)
     monkeypatch.setenv("EMBEDTUNE_TEST_LLM_KEY", "x")
     config = GenerationConfig(
         backend="openai",
