@@ -21,13 +21,12 @@ for _key, _value in {
 }.items():
     os.environ.setdefault(_key, _value)
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import click  # noqa: E402
+import click
 
-from embedtune import EmbedtuneError  # noqa: E402
-from embedtune import cli_support as support  # noqa: E402
-from embedtune.ingest import corpus_fingerprint  # noqa: E402
+from embedtune import cli_support as support
+from embedtune.ingest import corpus_fingerprint
 
 DEFAULT_CONFIG = str(Path(__file__).parent / "configs" / "default.yaml")
 
@@ -121,7 +120,7 @@ def main() -> None:
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
-    except Exception as error:  # noqa: BLE001 - the one place that turns failures into a clear line
+    except Exception as error:
         message = support.user_facing_message(error)
         if message is None or verbose:
             raise

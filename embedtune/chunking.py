@@ -8,7 +8,8 @@ Chunk ids hash source + position + text, so re-runs, caching and Argilla upserts
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from embedtune.config import ChunkingConfig
 
@@ -16,7 +17,7 @@ _BREAK_AFTER = (".", "!", "?", ":", ";")
 
 
 def chunk_id(source: str, position: int, text: str) -> str:
-    return hashlib.sha256(f"{source}\x1f{position}\x1f{text}".encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(f"{source}\x1f{position}\x1f{text}".encode()).hexdigest()[:16]
 
 
 def _window_end(text: str, offsets: Sequence[tuple[int, int]], start: int, stop: int) -> int:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
-from embedtune import EmbedtuneError, logger
-from embedtune import ingest
+from embedtune import EmbedtuneError, ingest, logger
 from embedtune.config import EmbedtuneConfig, IngestConfig, load_run_config
 from embedtune.evaluation import format_table, full_dim
 from embedtune.models import resolve_model

@@ -8,7 +8,7 @@ unknown keys, wrong types and impossible values are rejected with the offending 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -40,7 +40,7 @@ class IngestConfig(_Section):
     title_field: str = "title"
     id_field: str = Field("_id", description="JSONL / HF column with a document id, if any.")
     max_file_mb: float = Field(20.0, gt=0, description="Larger files are skipped with a warning.")
-    sample_documents: Optional[int] = Field(None, gt=0, description="Seeded sample of documents.")
+    sample_documents: int | None = Field(None, gt=0, description="Seeded sample of documents.")
     seed: int = 42
 
 
@@ -50,16 +50,16 @@ class ChunkingConfig(_Section):
     min_tokens: int = Field(16, ge=1, description="Shorter chunks (after the first) are dropped.")
 
     @model_validator(mode="after")
-    def _overlap_smaller_than_chunk(self) -> "ChunkingConfig":
+    def _overlap_smaller_than_chunk(self) -> ChunkingConfig:
         if self.overlap_tokens >= self.chunk_tokens:
             raise ValueError("chunking.overlap_tokens must be smaller than chunking.chunk_tokens")
         return self
 
 
 class LlamaCppOptions(_Section):
-    model_path: Optional[str] = Field(None, description="A GGUF file; default: the packaged model.")
+    model_path: str | None = Field(None, description="A GGUF file; default: the packaged model.")
     n_ctx: int = Field(2048, gt=0)
-    n_threads: Optional[int] = Field(None, gt=0)
+    n_threads: int | None = Field(None, gt=0)
     n_gpu_layers: int = Field(0, ge=-1, description="-1 offloads every layer to a CUDA build of llama.cpp.")
     temperature: float = Field(0.7, ge=0)
     max_new_tokens: int = Field(96, gt=0)
@@ -67,7 +67,7 @@ class LlamaCppOptions(_Section):
 
 class OpenAIOptions(_Section):
     model: str = "gpt-4o-mini"
-    base_url: Optional[str] = Field(None, description="Any OpenAI-compatible server (vLLM, Ollama, ...).")
+    base_url: str | None = Field(None, description="Any OpenAI-compatible server (vLLM, Ollama, ...).")
     api_key_env: str = Field("OPENAI_API_KEY", description="Env var holding the key; never the key.")
     max_concurrency: int = Field(8, gt=0)
     max_retries: int = Field(6, ge=0)
@@ -81,10 +81,10 @@ class OpenAIOptions(_Section):
 class LocalModelOptions(_Section):
     """A Hugging Face causal LM run in-process: `transformers` (CPU or GPU) or `vllm` (GPU)."""
 
-    model: Optional[str] = Field(None, description="Local path or cached hub id of an instruct model.")
-    device: Optional[str] = Field(None, description="transformers only: 'cuda', 'cpu' or None (auto).")
+    model: str | None = Field(None, description="Local path or cached hub id of an instruct model.")
+    device: str | None = Field(None, description="transformers only: 'cuda', 'cpu' or None (auto).")
     torch_dtype: str = "auto"
-    chat_template: Optional[str] = Field(None, description="Jinja chat template if the tokenizer has none.")
+    chat_template: str | None = Field(None, description="Jinja chat template if the tokenizer has none.")
     tensor_parallel_size: int = Field(1, gt=0, description="vllm only: GPUs to shard the model over.")
     temperature: float = Field(0.7, ge=0)
     max_new_tokens: int = Field(96, gt=0)
@@ -95,9 +95,9 @@ class GenerationConfig(_Section):
     queries_per_chunk: int = Field(2, gt=0)
     corpus_description: str = "technical documentation"
     llm_hard_negative: bool = Field(False, description="Also ask the LLM for a hard-negative query.")
-    max_chunks: Optional[int] = Field(None, gt=0, description="Seeded sample of chunks to generate for.")
+    max_chunks: int | None = Field(None, gt=0, description="Seeded sample of chunks to generate for.")
     seed: int = 42
-    cache_dir: Optional[str] = Field(None, description="Where finished generations are kept for resume.")
+    cache_dir: str | None = Field(None, description="Where finished generations are kept for resume.")
     llamacpp: LlamaCppOptions = LlamaCppOptions()
     openai: OpenAIOptions = OpenAIOptions()
     local_model: LocalModelOptions = LocalModelOptions()
@@ -109,7 +109,7 @@ class FilterConfig(_Section):
     min_query_words: int = Field(2, ge=1)
     max_copied_words: int = Field(10, gt=0, description="Longest word run a query may copy from its passage.")
     near_duplicate_jaccard: float = Field(0.8, gt=0, le=1, description="Word-set similarity counted as duplicate.")
-    round_trip_top_k: Optional[int] = Field(
+    round_trip_top_k: int | None = Field(
         None, gt=0, description="Keep a pair only if its chunk is in the base model's top-k for the query."
     )
 
@@ -129,7 +129,7 @@ class SplitConfig(_Section):
     seed: int = 42
 
     @model_validator(mode="after")
-    def _leaves_training_data(self) -> "SplitConfig":
+    def _leaves_training_data(self) -> SplitConfig:
         if self.validation_fraction + self.test_fraction >= 1:
             raise ValueError("split.validation_fraction + split.test_fraction must be below 1")
         return self
@@ -143,7 +143,7 @@ class ModelConfig(_Section):
     matryoshka_dims: list[int] = [384, 256, 128, 64]
 
     @model_validator(mode="after")
-    def _dims_positive_descending(self) -> "ModelConfig":
+    def _dims_positive_descending(self) -> ModelConfig:
         if not self.matryoshka_dims or any(d <= 0 for d in self.matryoshka_dims):
             raise ValueError("model.matryoshka_dims must be a non-empty list of positive integers")
         self.__dict__["matryoshka_dims"] = sorted(set(self.matryoshka_dims), reverse=True)
@@ -162,7 +162,7 @@ class TrainingConfig(_Section):
     validation_corpus_size: int = Field(1000, gt=0, description="Candidate chunks for validation retrieval.")
     seed: int = 42
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
-    checkpoint_dir: Optional[str] = Field(None, description="Keep checkpoints here to resume after a crash.")
+    checkpoint_dir: str | None = Field(None, description="Keep checkpoints here to resume after a crash.")
 
 
 class EvaluationConfig(_Section):

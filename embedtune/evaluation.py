@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from embedtune import EmbedtuneError, logger
 from embedtune.metrics import METRICS, RANK_DEPTH, paired_bootstrap_ci, per_query_metrics
@@ -70,7 +71,7 @@ def load_beir(folder: str | Path, split: str = "test") -> tuple[dict[str, str], 
 
 
 def evaluate_models(
-    models: Mapping[str, "SentenceTransformer"],
+    models: Mapping[str, SentenceTransformer],
     queries: Mapping[str, str],
     corpus: Mapping[str, str],
     qrels: Mapping[str, Mapping[str, int]],

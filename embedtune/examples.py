@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def _passage(text: str, limit: int = 600) -> str:
@@ -22,8 +23,10 @@ def pairs_markdown(
         "",
         f"Made with: `{command}`",
         "",
-        f"Generator: `{chosen[0]['generator']}` (prompt `{chosen[0]['prompt_version']}`) · "
-        f"{kept} of {len(chosen)} kept by the filters · a seeded random sample of all generated pairs.",
+        (
+            f"Generator: `{chosen[0]['generator']}` (prompt `{chosen[0]['prompt_version']}`) · "
+            f"{kept} of {len(chosen)} kept by the filters · a seeded random sample of all generated pairs."
+        ),
         "",
     ]
     for number, pair in enumerate(chosen, start=1):

@@ -14,9 +14,9 @@ import os
 import random
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
 
 from embedtune import EmbedtuneError, logger
 from embedtune.config import IngestConfig
@@ -38,7 +38,7 @@ class SkipFile(Exception):
 
 
 def document_id(source: str, text: str) -> str:
-    return hashlib.sha256(f"{source}\n{text}".encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(f"{source}\n{text}".encode()).hexdigest()[:16]
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -168,7 +168,7 @@ def _load_hf_dataset(spec: str, config: IngestConfig) -> list[dict[str, str]]:
     name, _, split = spec[len("hf:") :].partition(":")
     try:
         dataset = load_from_disk(name) if Path(name).exists() else load_dataset(name, split=split or "train")
-    except Exception as error:  # datasets raises many types; the message is what matters
+    except Exception as error:  # noqa: BLE001 - datasets raises many types; the message is what matters
         raise EmbedtuneError(f"cannot load Hugging Face dataset '{name}': {error}") from None
     if hasattr(dataset, "keys") and not hasattr(dataset, "column_names"):
         dataset = dataset[split or "train"]

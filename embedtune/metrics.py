@@ -7,7 +7,7 @@ hit within k), Recall@k, and MAP@k with average precision divided by the number 
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

@@ -38,7 +38,7 @@ def resolve_model(name_or_path: str) -> str:
     for repo_id in candidates:
         try:
             return snapshot_download(repo_id, local_files_only=offline)
-        except Exception:  # hub errors come in many types; the next candidate or the message below decides
+        except Exception:  # noqa: BLE001, S112 - hub errors vary; the next candidate or the message below decides
             continue
     hint = "it is not in the local Hugging Face cache and HF_HUB_OFFLINE=1" if offline else "the hub has no such model"
     raise EmbedtuneError(
@@ -54,7 +54,7 @@ def load_tokenizer(name_or_path: str):
     return AutoTokenizer.from_pretrained(resolve_model(name_or_path), use_fast=True)
 
 
-def load_embedder(name_or_path: str, max_seq_length: int | None = None, device: str | None = None) -> "SentenceTransformer":
+def load_embedder(name_or_path: str, max_seq_length: int | None = None, device: str | None = None) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
 
     path = resolve_model(name_or_path)
@@ -65,7 +65,7 @@ def load_embedder(name_or_path: str, max_seq_length: int | None = None, device: 
     return model
 
 
-def embedding_dimension(model: "SentenceTransformer") -> int:
+def embedding_dimension(model: SentenceTransformer) -> int:
     """The output dimension (the method was renamed in sentence-transformers 6)."""
     getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     return int(getter() or 0)

@@ -9,7 +9,8 @@ scoring about as high as the positive is more likely an unlabelled positive than
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ def choose_negative(
 def mine_negatives(
     pairs: Sequence[dict[str, Any]],
     chunks: Sequence[dict[str, Any]],
-    model: "SentenceTransformer",
+    model: SentenceTransformer,
     config: NegativesConfig,
     query_prompt: str = "",
     document_prompt: str = "",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from embedtune.config import FilterConfig
 from embedtune.generation.base import GeneratedQuery
@@ -17,7 +18,7 @@ DROP_REASONS = ("parse_failure", "too_short", "too_long", "copies_passage", "dup
 
 
 def pair_id(chunk_id: str, query: str) -> str:
-    return hashlib.sha256(f"{chunk_id}\x1f{query}".encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(f"{chunk_id}\x1f{query}".encode()).hexdigest()[:16]
 
 
 def build_pairs(generated: Sequence[GeneratedQuery], chunks: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -91,7 +92,7 @@ def filter_pairs(pairs: Sequence[dict[str, Any]], config: FilterConfig) -> tuple
 def round_trip_filter(
     pairs: Sequence[dict[str, Any]],
     chunks: Sequence[dict[str, Any]],
-    model: "SentenceTransformer",
+    model: SentenceTransformer,
     top_k: int,
     query_prompt: str = "",
     document_prompt: str = "",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from embedtune.config import PromotionConfig
 from embedtune.evaluation import full_dim

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def encode(
-    model: "SentenceTransformer",
+    model: SentenceTransformer,
     texts: Sequence[str],
     prompt: str = "",
     batch_size: int = 64,

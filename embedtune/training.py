@@ -14,9 +14,10 @@ import math
 import random
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from embedtune import EmbedtuneError, logger
 from embedtune.config import ModelConfig, TrainingConfig
@@ -30,7 +31,7 @@ VALIDATION_NAME = "validation"
 
 @dataclass
 class TrainingResult:
-    model: "SentenceTransformer"
+    model: SentenceTransformer
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
@@ -100,7 +101,7 @@ def latest_checkpoint(directory: str | Path) -> str | None:
 
 
 def train_embedder(
-    model: "SentenceTransformer",
+    model: SentenceTransformer,
     train: Sequence[dict[str, Any]],
     validation: Sequence[dict[str, Any]],
     chunks: Sequence[dict[str, Any]],

@@ -1,4 +1,4 @@
 from pipelines.evaluate import evaluate_benchmark_pipeline
 from pipelines.training import end_to_end, finetune, generate_data
 
-__all__ = ["generate_data", "finetune", "end_to_end", "evaluate_benchmark_pipeline"]
+__all__ = ["end_to_end", "evaluate_benchmark_pipeline", "finetune", "generate_data"]

@@ -1,4 +1,3 @@
-from typing import List
 
 from zenml import pipeline
 from zenml.enums import ExecutionMode
@@ -8,6 +7,6 @@ from steps import evaluate_benchmark
 
 
 @pipeline(name="embedtune_evaluate", execution_mode=ExecutionMode.FAIL_FAST)
-def evaluate_benchmark_pipeline(config: EmbedtuneConfig, models: List[str], benchmark_dir: str, split: str) -> None:
+def evaluate_benchmark_pipeline(config: EmbedtuneConfig, models: list[str], benchmark_dir: str, split: str) -> None:
     """Evaluate any embedders on a BEIR-format benchmark folder."""
     evaluate_benchmark(models, benchmark_dir, split, config.model, config.evaluation)

@@ -7,8 +7,8 @@ artifacts, so data can be generated (and reviewed) once and trained on many time
 from typing import Any
 
 from zenml import pipeline
-from zenml.enums import ExecutionMode
 from zenml.client import Client
+from zenml.enums import ExecutionMode
 
 from embedtune.config import EmbedtuneConfig
 from steps import (

@@ -4,14 +4,14 @@ from steps.generation import filter_pairs, generate_queries, mine_negatives
 from steps.training import split_by_document, train_embedder
 
 __all__ = [
-    "load_documents",
     "chunk_documents",
-    "generate_queries",
-    "filter_pairs",
-    "mine_negatives",
-    "split_by_document",
-    "train_embedder",
     "evaluate",
     "evaluate_benchmark",
+    "filter_pairs",
+    "generate_queries",
+    "load_documents",
+    "mine_negatives",
     "promote",
+    "split_by_document",
+    "train_embedder",
 ]

@@ -6,8 +6,8 @@ import pandas as pd
 from zenml import log_metadata, step
 
 from embedtune import chunking, ingest
-from embedtune.frames import to_records
 from embedtune.config import ChunkingConfig, IngestConfig
+from embedtune.frames import to_records
 from embedtune.models import load_tokenizer
 
 

@@ -1,6 +1,6 @@
 """Evaluation and promotion steps."""
 
-from typing import Annotated, Any, Dict, List, Tuple
+from typing import Annotated, Any
 
 import pandas as pd
 from sentence_transformers import SentenceTransformer
@@ -8,8 +8,8 @@ from zenml import get_step_context, log_metadata, step
 from zenml.types import HTMLString
 
 from embedtune import evaluation, promotion, report
-from embedtune.frames import to_records
 from embedtune.config import EvaluationConfig, ModelConfig, PromotionConfig
+from embedtune.frames import to_records
 from embedtune.models import load_embedder
 
 
@@ -20,7 +20,7 @@ def evaluate(
     chunks: pd.DataFrame,
     model_config: ModelConfig,
     config: EvaluationConfig,
-) -> Tuple[Annotated[Dict[str, Any], "evaluation_report"], Annotated[HTMLString, "evaluation_html"]]:
+) -> tuple[Annotated[dict[str, Any], "evaluation_report"], Annotated[HTMLString, "evaluation_html"]]:
     """Base vs tuned on the held-out queries; all chunks are candidates; per Matryoshka dim."""
     base = load_embedder(model_config.base_model, model_config.max_seq_length)
     queries, corpus, qrels = evaluation.pairs_to_benchmark(to_records(test), to_records(chunks))
@@ -46,7 +46,7 @@ def evaluate(
 
 
 @step
-def promote(evaluation_report: Dict[str, Any], config: PromotionConfig) -> Annotated[Dict[str, Any], "promotion"]:
+def promote(evaluation_report: dict[str, Any], config: PromotionConfig) -> Annotated[dict[str, Any], "promotion"]:
     """Move this model version to `config.stage` only if the tuned model beats the base."""
     promoted, reason = promotion.decide(evaluation_report, config)
     model = get_step_context().model
@@ -58,12 +58,12 @@ def promote(evaluation_report: Dict[str, Any], config: PromotionConfig) -> Annot
 
 @step
 def evaluate_benchmark(
-    models: List[str],
+    models: list[str],
     benchmark_dir: str,
     split: str,
     model_config: ModelConfig,
     config: EvaluationConfig,
-) -> Annotated[Dict[str, Any], "benchmark_report"]:
+) -> Annotated[dict[str, Any], "benchmark_report"]:
     """Any models on a BEIR folder (human relevance labels); gains are vs the first model."""
     queries, corpus, qrels = evaluation.load_beir(benchmark_dir, split)
     loaded = {name: load_embedder(name, model_config.max_seq_length) for name in models}

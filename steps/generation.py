@@ -8,8 +8,8 @@ import pandas as pd
 from zenml import log_metadata, step
 
 from embedtune import logger, negatives, pairs
-from embedtune.frames import to_records
 from embedtune.config import FilterConfig, GenerationConfig, ModelConfig, NegativesConfig
+from embedtune.frames import to_records
 from embedtune.generation import make_generator
 from embedtune.models import load_embedder
 

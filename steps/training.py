@@ -1,14 +1,14 @@
 """Splitting and fine-tuning steps."""
 
-from typing import Annotated, Tuple
+from typing import Annotated
 
 import pandas as pd
 from sentence_transformers import SentenceTransformer
 from zenml import log_metadata, step
 
 from embedtune import split, training
-from embedtune.frames import to_records
 from embedtune.config import ModelConfig, SplitConfig, TrainingConfig
+from embedtune.frames import to_records
 from embedtune.models import load_embedder
 from materializers import SentenceTransformerMaterializer
 
@@ -16,7 +16,7 @@ from materializers import SentenceTransformerMaterializer
 @step
 def split_by_document(
     training_triplets: pd.DataFrame, config: SplitConfig
-) -> Tuple[Annotated[pd.DataFrame, "train"], Annotated[pd.DataFrame, "validation"], Annotated[pd.DataFrame, "test"]]:
+) -> tuple[Annotated[pd.DataFrame, "train"], Annotated[pd.DataFrame, "validation"], Annotated[pd.DataFrame, "test"]]:
     """Whole documents go to one split, so no test document's chunk is ever trained on."""
     train, validation, test = split.split_by_document(to_records(training_triplets), config)
     columns = list(training_triplets.columns)

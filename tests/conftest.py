@@ -18,7 +18,7 @@ os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 os.environ.setdefault("ZENML_CONFIG_PATH", tempfile.mkdtemp(prefix="embedtune-zenml-"))
 os.environ["ZENML_LOGGING_VERBOSITY"] = "WARN"
 
-import pytest  # noqa: E402
+import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"

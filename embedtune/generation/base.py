@@ -8,8 +8,9 @@ A generator receives chunks (dicts with at least `chunk_id`, `text`, `title`) an
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from embedtune import EmbedtuneError
 
@@ -55,20 +56,20 @@ class QueryGenerator(ABC):
         return {}
 
 
-_BACKENDS: dict[str, Callable[["GenerationConfig"], QueryGenerator]] = {}
+_BACKENDS: dict[str, Callable[[GenerationConfig], QueryGenerator]] = {}
 
 
 def register_backend(name: str) -> Callable:
-    def decorator(factory: Callable[["GenerationConfig"], QueryGenerator]):
+    def decorator(factory: Callable[[GenerationConfig], QueryGenerator]):
         _BACKENDS[name] = factory
         return factory
 
     return decorator
 
 
-def make_generator(config: "GenerationConfig") -> QueryGenerator:
+def make_generator(config: GenerationConfig) -> QueryGenerator:
     # Backends register themselves on import; import lazily so heavy LLM deps load only when used.
-    import embedtune.generation.heuristic  # noqa: F401
+    import embedtune.generation.heuristic
 
     if config.backend != "heuristic":
         try:

@@ -11,7 +11,8 @@ import math
 import random
 import re
 from collections import Counter
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from embedtune.config import GenerationConfig
 from embedtune.generation.base import GeneratedQuery, QueryGenerator, register_backend, style_for

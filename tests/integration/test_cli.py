@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 def run_cli(*args, timeout=300):
     return subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "run.py"), *args],
-        cwd=PROJECT_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=timeout,
+        cwd=PROJECT_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=timeout, check=False,
     )
 
 

@@ -34,8 +34,8 @@ def output(run, step, name):
 
 @pytest.fixture(scope="module")
 def end_to_end_runs(zenml_repository, tmp_path_factory, tiny_model_dir):
-    from tests.conftest import write_corpus
     from pipelines import end_to_end
+    from tests.conftest import write_corpus
 
     corpus = write_corpus(tmp_path_factory.mktemp("e2e") / "corpus")
     config = tiny_config(corpus, tiny_model_dir)
@@ -113,8 +113,8 @@ def test_second_identical_run_is_fully_cached(end_to_end_runs):
 
 
 def test_generate_then_finetune_pipelines(zenml_repository, tmp_path, tiny_model_dir):
-    from tests.conftest import write_corpus
     from pipelines import finetune, generate_data
+    from tests.conftest import write_corpus
 
     config = tiny_config(write_corpus(tmp_path / "corpus", repeats=2), tiny_model_dir)
     generated = generate_data.with_options(model={"name": "embedtune-test-split"})(config=config, corpus_fingerprint="x")

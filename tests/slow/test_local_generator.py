@@ -68,6 +68,7 @@ def generated(tmp_path_factory):
     if not DOCS.is_dir():
         pytest.skip(f"real corpus not present: {DOCS} (the ZenML docs in ../shared/data, present on this project's machines)")
     import llama_cpp  # noqa: F401  (installed by `make install`; a missing build must fail, not skip)
+
     from embedtune.config import GenerationConfig
     from embedtune.generation.base import make_generator
 

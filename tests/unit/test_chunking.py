@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from embedtune.chunking import chunk_documents, chunk_id, chunk_text
@@ -25,7 +27,7 @@ def test_chunks_respect_the_token_budget_and_overlap(tokenizer):
     for text, n_tokens in chunks:
         assert n_tokens <= 64
         assert len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= 64
-    for (first, _), (second, _) in zip(chunks, chunks[1:]):
+    for (first, _), (second, _) in itertools.pairwise(chunks):
         assert second[:20] in first  # the next window starts inside this one: the overlap
 
 

@@ -13,10 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import distilabel  # noqa: F401  (a core dependency)
 import pytest
-
-import distilabel  # noqa: E402,F401  (a core dependency)
-
 from distilabel.models.llms.base import LLM
 from distilabel.models.llms.utils import prepare_output
 from pydantic import validate_call

@@ -7,14 +7,17 @@ from embedtune import EmbedtuneError
 from embedtune.config import IngestConfig
 from embedtune.ingest import corpus_fingerprint, document_id, load_documents
 
+
 def make_pdf(text: str) -> bytes:
     """A minimal valid one-page PDF drawing `text`, with a correct cross-reference table."""
     stream = f"BT /F1 12 Tf 20 100 Td ({text}) Tj ET".encode()
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 144] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 144] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>"
+        ),
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
