@@ -37,7 +37,7 @@ def _finetune_steps(config: EmbedtuneConfig, triplets: Any, chunks: Any) -> None
     train, validation, test = split_by_document(triplets, config.split)
     tuned_model = train_embedder(train, validation, chunks, config.model, config.training)
     report, _ = evaluate(tuned_model, test, chunks, config.model, config.evaluation)
-    promote(report, config.promotion)
+    promote(report, tuned_model, test, chunks, config.model, config.evaluation, config.promotion)
 
 
 @pipeline(name="embedtune_generate_data", execution_mode=ExecutionMode.FAIL_FAST)

@@ -45,15 +45,53 @@ def evaluate(
     return result, HTMLString(report.to_html(result))
 
 
+def _incumbent(model: Any, stage: str) -> tuple[SentenceTransformer | None, str]:
+    """The tuned model of the version now in `stage` (not this run's), if any."""
+    from zenml.client import Client
+
+    try:
+        version = Client().get_model_version(model.name, stage)
+    except KeyError:  # no version holds the stage yet
+        return None, ""
+    artifact = version.get_artifact("tuned_model") if version.id != model.id else None
+    return (artifact.load(), str(version.name)) if artifact is not None else (None, "")
+
+
 @step
-def promote(evaluation_report: dict[str, Any], config: PromotionConfig) -> Annotated[dict[str, Any], "promotion"]:
-    """Move this model version to `config.stage` only if the tuned model beats the base."""
-    promoted, reason = promotion.decide(evaluation_report, config)
+def promote(
+    evaluation_report: dict[str, Any],
+    tuned_model: SentenceTransformer,
+    test: pd.DataFrame,
+    chunks: pd.DataFrame,
+    model_config: ModelConfig,
+    evaluation_config: EvaluationConfig,
+    config: PromotionConfig,
+) -> Annotated[dict[str, Any], "promotion"]:
+    """Move this model version to `config.stage` only if the tuned model beats the base and the
+    version now holding that stage (both re-measured on this run's held-out queries)."""
     model = get_step_context().model
+    incumbent = None
+    if config.compare_with_incumbent and model is not None:
+        incumbent_model, incumbent_version = _incumbent(model, config.stage)
+        if incumbent_model is not None:
+            queries, corpus, qrels = evaluation.pairs_to_benchmark(to_records(test), to_records(chunks))
+            versus = evaluation.evaluate_models(
+                {"incumbent": incumbent_model, "tuned": tuned_model}, queries, corpus, qrels, None,
+                model_config.query_prompt, model_config.document_prompt, evaluation_config.batch_size,
+                evaluation_config.bootstrap_samples, evaluation_config.seed,
+            )
+            dim = evaluation.full_dim(versus, "tuned")
+            incumbent = {"version": incumbent_version, **versus["gains"]["tuned"][dim]["ndcg@10"]}
+    promoted, reason = promotion.decide(evaluation_report, config, incumbent)
     if promoted and model is not None:
         model.set_stage(config.stage, force=True)
     log_metadata(metadata={"promoted": promoted, "promotion_reason": reason}, infer_model=True)
-    return {"promoted": promoted, "reason": reason, "stage": config.stage if promoted else None}
+    return {
+        "promoted": promoted,
+        "reason": reason,
+        "stage": config.stage if promoted else None,
+        "incumbent": incumbent["version"] if incumbent else None,
+    }
 
 
 @step

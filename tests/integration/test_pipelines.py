@@ -8,6 +8,7 @@ from zenml.enums import ExecutionStatus
 
 from embedtune.config import parse_parameters
 from embedtune.ingest import corpus_fingerprint
+from tests.conftest import write_corpus
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,6 @@ def output(run, step, name):
 @pytest.fixture(scope="module")
 def end_to_end_runs(zenml_repository, tmp_path_factory, tiny_model_dir):
     from pipelines import end_to_end
-    from tests.conftest import write_corpus
 
     corpus = write_corpus(tmp_path_factory.mktemp("e2e") / "corpus")
     config = tiny_config(corpus, tiny_model_dir)
@@ -114,7 +114,6 @@ def test_second_identical_run_is_fully_cached(end_to_end_runs):
 
 def test_generate_then_finetune_pipelines(zenml_repository, tmp_path, tiny_model_dir):
     from pipelines import finetune, generate_data
-    from tests.conftest import write_corpus
 
     config = tiny_config(write_corpus(tmp_path / "corpus", repeats=2), tiny_model_dir)
     generated = generate_data.with_options(model={"name": "embedtune-test-split"})(config=config, corpus_fingerprint="x")
@@ -147,3 +146,23 @@ def test_evaluate_pipeline_on_a_beir_folder(zenml_repository, tmp_path, tiny_mod
     report = output(Client().get_pipeline_run(run.id), "evaluate_benchmark", "benchmark_report").load()
     assert report["n_queries"] == 10 and report["n_corpus"] == 20
     assert 0.0 <= report["models"][tiny_model_dir]["64"]["ndcg@10"] <= 1.0
+
+
+def test_a_new_version_replaces_production_only_if_it_beats_it(zenml_repository, tmp_path, tiny_model_dir):
+    from pipelines import end_to_end
+
+    config = tiny_config(write_corpus(tmp_path / "corpus", repeats=2), tiny_model_dir)
+    config.promotion.stage = "production"
+    config.promotion.min_ndcg_gain = -1.0  # isolate the incumbent comparison from the base-model gate
+    pipeline = end_to_end.with_options(model={"name": "embedtune-test-production"})
+    first = Client().get_pipeline_run(pipeline(config=config, corpus_fingerprint="p").id)
+    assert output(first, "promote", "promotion").load()["incumbent"] is None
+    assert Client().get_model_version("embedtune-test-production", "production").id == first.model_version.id
+
+    config.training.seed = 7  # a different model, not a cached run
+    second = Client().get_pipeline_run(pipeline(config=config, corpus_fingerprint="p").id)
+    decision = output(second, "promote", "promotion").load()
+    assert decision["incumbent"] == first.model_version.name
+    production = Client().get_model_version("embedtune-test-production", "production")
+    expected = second.model_version.id if decision["promoted"] else first.model_version.id
+    assert production.id == expected, decision["reason"]
