@@ -7,9 +7,12 @@ Layout of a run:
   distilabel `Pipeline` (`LoadDataFromDicts >> ChatGeneration(llm)`) with distilabel's cache on, so an
   interrupted run resumes from its finished batches. The run is wrapped in `distilabel_run_context()`,
   which gives distilabel default signal handlers and a clean root logger (inside a ZenML step it hangs
-  otherwise) and puts the caller's back afterwards. Where a Pipeline cannot run (not the main thread,
-  or `EMBEDTUNE_DISTILABEL_MODE=direct`) the same distilabel LLM is called in-process instead.
-- backends `llamacpp` and `openai` register factories that build the distilabel LLM.
+  otherwise) and puts the caller's back afterwards. In-process backends (llamacpp, transformers, vllm)
+  default to "direct" mode instead: the same distilabel LLM called in this process, every answer
+  journalled for resume, because llama.cpp's OpenMP threads hang in a worker forked from a process
+  where torch already started OpenMP. `EMBEDTUNE_DISTILABEL_MODE=pipeline|direct` overrides; off the
+  main thread a Pipeline cannot run, so direct mode is used there too.
+- backends `llamacpp`, `openai`, `transformers` and `vllm` register factories that build the LLM.
 
 Prompts put everything shared first (system message with the rules and the corpus description, then
 the passage) and the per-query style instruction last, so llama.cpp reuses its KV cache for the shared
