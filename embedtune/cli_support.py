@@ -13,7 +13,7 @@ import yaml
 from embedtune import EmbedtuneError, ingest, logger
 from embedtune.config import EmbedtuneConfig, IngestConfig, load_run_config
 from embedtune.evaluation import format_table, full_dim
-from embedtune.models import resolve_model
+from embedtune.models import check_matryoshka_dims, resolve_model
 from embedtune.report import to_html, write_json
 
 OUTPUT_DIR = Path("outputs")
@@ -26,7 +26,7 @@ def prepare(config_path: str, corpus: str | None, needs_corpus: bool) -> tuple[E
         config.ingest.corpus = corpus
     if needs_corpus:
         check_corpus(config.ingest)
-    resolve_model(config.model.base_model)
+    check_matryoshka_dims(config.model.base_model, config.model.matryoshka_dims)
     return config, options
 
 

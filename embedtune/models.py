@@ -65,6 +65,14 @@ def load_embedder(name_or_path: str, max_seq_length: int | None = None, device: 
     return model
 
 
+def check_matryoshka_dims(name_or_path: str, dims: list[int]) -> None:
+    """Reject Matryoshka dimensions the model cannot produce, before any work starts."""
+    dimension = embedding_dimension(load_embedder(name_or_path))
+    too_large = [d for d in dims if d > dimension]
+    if too_large:
+        raise EmbedtuneError(f"model.matryoshka_dims {too_large} exceed the dimension {dimension} of {name_or_path}")
+
+
 def embedding_dimension(model: SentenceTransformer) -> int:
     """The output dimension (the method was renamed in sentence-transformers 6)."""
     getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension

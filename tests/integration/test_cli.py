@@ -57,6 +57,14 @@ def test_unknown_model_id(tmp_path):
     assert_clean_error(run_cli("run", "--config", str(config)), "unknown model 'no-such-org/no-such-model'")
 
 
+def test_matryoshka_dims_larger_than_the_model_are_rejected_before_any_work(tmp_path):
+    config = tmp_path / "dims.yaml"
+    config.write_text("parameters:\n  model:\n    matryoshka_dims: [768, 384]\n", encoding="utf-8")
+    result = run_cli("run", "--config", str(config))
+    assert_clean_error(result, "model.matryoshka_dims [768] exceed the dimension 384")
+    assert "Step load_documents has started" not in result.stdout + result.stderr
+
+
 def test_evaluate_command_writes_json_and_prints_a_table(tmp_path, tiny_model_dir, zenml_repository):
     folder = tmp_path / "beir"
     (folder / "qrels").mkdir(parents=True)
