@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from embedtune import EmbedtuneError, ingest, logger
-from embedtune.config import EmbedtuneConfig, IngestConfig, load_run_config
+from embedtune.config import EmbedtuneConfig, load_run_config
 from embedtune.evaluation import format_table, full_dim
 from embedtune.models import check_matryoshka_dims, resolve_model
 from embedtune.report import to_html, write_json
@@ -25,16 +25,9 @@ def prepare(config_path: str, corpus: str | None, needs_corpus: bool) -> tuple[E
     if corpus:
         config.ingest.corpus = corpus
     if needs_corpus:
-        check_corpus(config.ingest)
+        ingest.check_corpus(config.ingest)
     check_matryoshka_dims(config.model.base_model, config.model.matryoshka_dims)
     return config, options
-
-
-def check_corpus(config: IngestConfig) -> None:
-    path = Path(config.corpus).expanduser()
-    if not config.corpus.startswith("hf:") and path.is_dir() and not any(p.is_file() for p in path.rglob("*")):
-        raise EmbedtuneError(f"corpus folder {path} is empty; add documents ({' '.join(config.extensions)})")
-    ingest.check_corpus(config)
 
 
 def check_benchmark_inputs(models: list[str], benchmark: str, split: str) -> list[str]:

@@ -238,6 +238,9 @@ def check_corpus(config: IngestConfig) -> None:
     """Fail fast, before a pipeline starts, when not a single usable document exists (stops at the first)."""
     if config.corpus.startswith("hf:"):
         return
+    root = Path(config.corpus).expanduser()
+    if root.is_dir() and not any(path.is_file() for path in root.rglob("*")):
+        raise EmbedtuneError(f"corpus folder {root} is empty; add documents ({' '.join(config.extensions)})")
     result = IngestResult(documents=[])
     if not any(row["text"].strip() for row in _raw_rows(config, result)):
         raise _nothing_usable(config, result)

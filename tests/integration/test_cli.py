@@ -39,22 +39,19 @@ def test_corpus_with_only_unusable_files(tmp_path, zenml_repository):
     assert_clean_error(run_cli("generate", "--corpus", str(tmp_path)), "no usable documents")
 
 
-def test_malformed_yaml_config(tmp_path):
-    config = tmp_path / "broken.yaml"
-    config.write_text("parameters:\n  training: {epochs: 1\n", encoding="utf-8")
-    assert_clean_error(run_cli("run", "--config", str(config)), "malformed YAML")
-
-
-def test_unknown_key_in_config(tmp_path):
-    config = tmp_path / "typo.yaml"
-    config.write_text("parameters:\n  training:\n    epocs: 1\n", encoding="utf-8")
-    assert_clean_error(run_cli("run", "--config", str(config)), "training.epocs: unknown key")
-
-
-def test_unknown_model_id(tmp_path):
-    config = tmp_path / "model.yaml"
-    config.write_text("parameters:\n  model:\n    base_model: no-such-org/no-such-model\n", encoding="utf-8")
-    assert_clean_error(run_cli("run", "--config", str(config)), "unknown model 'no-such-org/no-such-model'")
+@pytest.mark.parametrize(
+    "yaml_text, expected",
+    [
+        ("parameters:\n  training: {epochs: 1\n", "malformed YAML"),
+        ("parameters:\n  training:\n    epocs: 1\n", "training.epocs: unknown key"),
+        ("parameters:\n  model:\n    base_model: no-such-org/no-such-model\n", "unknown model 'no-such-org/no-such-model'"),
+    ],
+    ids=["malformed-yaml", "unknown-key", "unknown-model-id"],
+)
+def test_config_errors_stop_the_run_with_one_line(tmp_path, yaml_text, expected):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml_text, encoding="utf-8")
+    assert_clean_error(run_cli("run", "--config", str(config)), expected)
 
 
 def test_matryoshka_dims_larger_than_the_model_are_rejected_before_any_work(tmp_path):

@@ -8,39 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from embedtune.text import STOPWORDS, content_words, longest_common_word_run
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.slow
 
 DOCS = Path(os.environ.get("EMBEDTUNE_ZENML_DOCS", str(SHARED_DATA / "zenml-docs"))) / "docs" / "book"
-_STOPWORD_TEXT = (
-    "a an the and or of to in on for with by from at as is are be can do does how what when "
-    "where which who why i you my your it its this that these those use using used zenml into "
-    "about not no yes will would should could via per more most other than then them they "
-    "their there here have has had was were been"
-)
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())
+# "zenml" alone must not make a query on-topic: every chunk of this corpus is about ZenML.
+TOPIC_STOPWORDS = STOPWORDS | {"zenml"}
 
 
 def _content_words(text: str) -> set[str]:
-    return {word for word in _words(text) if len(word) > 2 and word not in STOPWORDS}
-
-
-def _longest_copied_run(query: str, passage: str) -> int:
-    query_words, passage_words = _words(query), _words(passage)
-    passage_text = " " + " ".join(passage_words) + " "
-    longest = 0
-    for start in range(len(query_words)):
-        for end in range(start + longest + 1, len(query_words) + 1):
-            if " " + " ".join(query_words[start:end]) + " " in passage_text:
-                longest = end - start
-            else:
-                break
-    return longest
+    return {word for word in content_words(text) if len(word) > 2 and word not in TOPIC_STOPWORDS}
 
 
 def _real_chunks(count: int, words: int = 150) -> list[dict]:
@@ -100,7 +79,7 @@ def test_local_generator_does_not_copy_the_passage(generated):
     chunks, rows, _ = generated
     by_id = {chunk["chunk_id"]: chunk for chunk in chunks}
     for row in rows:
-        assert _longest_copied_run(row.query, by_id[row.chunk_id]["text"]) <= 10, row.query
+        assert longest_common_word_run(row.query, by_id[row.chunk_id]["text"]) <= 10, row.query
 
 
 def test_local_generator_is_on_topic(generated):
