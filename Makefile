@@ -14,9 +14,14 @@ TORCH_SPEC ?= torch==2.13.0
 # llama-cpp-python builds from source (~3-12 min once; pip caches the wheel). Portable by default;
 # with a CUDA toolkit use LLAMA_CMAKE_ARGS="-DGGML_CUDA=on".
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
-EXTRAS ?= dev,local-llm,openai
+EXTRAS ?= dev,local-llm,openai,mlflow
 
 .PHONY: install run test test-fast dashboard clean
+
+# Services and tools the tests need (Argilla server venv, MLflow, headless Chromium) add their own
+# targets and append them to TEST_SERVICES in mk/*.mk.
+TEST_SERVICES :=
+include $(wildcard mk/*.mk)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +36,7 @@ install: $(VENV)/.installed
 run: install
 	$(PY) run.py run --export-dir outputs/tuned-model $(ARGS)
 
-test: install
+test: install $(TEST_SERVICES)
 	$(PY) -m pytest $(ARGS)
 
 test-fast: install

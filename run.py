@@ -111,6 +111,11 @@ def samples_command(count: int, seed: int, output: str) -> None:
     click.echo(f"wrote {path}")
 
 
+import commands  # noqa: E402  (sub-command groups live in commands/, one module per concern)
+
+commands.register(cli)
+
+
 def main() -> None:
     verbose = "--verbose" in sys.argv
     try:
