@@ -25,6 +25,10 @@ ZENML_OPTION_KEYS = {
     "schedule",
     "run_name",
     "extra",
+    "environment",
+    "secrets",
+    "tags",
+    "retry",
 }
 
 
@@ -141,6 +145,9 @@ class ModelConfig(_Section):
     query_prompt: str = Field("", description="Prefix for queries, e.g. 'query: ' for E5 models.")
     document_prompt: str = Field("", description="Prefix for passages, e.g. 'passage: '.")
     matryoshka_dims: list[int] = [384, 256, 128, 64]
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda|mps|cuda:\d+)$", description="auto = CUDA, then Apple MPS, then CPU."
+    )
 
     @model_validator(mode="after")
     def _dims_positive_descending(self) -> ModelConfig:
@@ -161,7 +168,9 @@ class TrainingConfig(_Section):
     evals_per_epoch: int = Field(2, ge=1, description="Validation evaluations per epoch (model selection).")
     validation_corpus_size: int = Field(1000, gt=0, description="Candidate chunks for validation retrieval.")
     seed: int = 42
-    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: bf16 on Ampere+, fp16 older GPUs, fp32 CPU
+    tf32: bool = Field(True, description="TF32 matmuls on Ampere+ GPUs (faster fp32 parts).")
+    gpus: int = Field(1, ge=1, description=">1: the training step runs under accelerate on all GPUs of its machine.")
     checkpoint_dir: str | None = Field(None, description="Keep checkpoints here to resume after a crash.")
 
 
@@ -180,6 +189,48 @@ class PromotionConfig(_Section):
     )
 
 
+class CurationConfig(_Section):
+    """Human review of the generated pairs in Argilla (optional: skipped when Argilla is not configured)."""
+
+    enabled: bool = Field(True, description="Push/pull when Argilla is configured; false never contacts Argilla.")
+    api_url: str | None = Field(None, description="Argilla URL; default: env ARGILLA_API_URL, then the ZenML secret.")
+    api_key_env: str = Field("ARGILLA_API_KEY", description="Env var holding the API key; never the key itself.")
+    secret_name: str | None = Field(None, description="ZenML secret with `api_url` and `api_key` (fallback).")
+    dataset: str = Field("embedtune-pairs", description="Argilla dataset the pairs are pushed to.")
+    workspace: str | None = Field(None, description="Argilla workspace; default: the user's first workspace.")
+    include_pending: bool = Field(False, description="Train also on records nobody has reviewed yet (unreviewed).")
+    min_submitted: int = Field(1, ge=1, description="Submitted responses that complete a record.")
+    relevance_threshold: float = Field(
+        0.3, ge=-1, le=1, description="Pre-filled answer 'relevant: yes' when the base model's score is at least this."
+    )
+    batch_size: int = Field(200, gt=0, le=500, description="Records per upsert request.")
+    timeout_s: int = Field(60, gt=0)
+
+
+class CompareConfig(_Section):
+    """`python run.py compare`: the base-model leaderboard (see embedtune/compare.py)."""
+
+    max_queries: int | None = Field(None, gt=0, description="Seeded sample of queries (all their relevant docs kept).")
+    max_corpus: int | None = Field(None, gt=0, description="Relevant passages + seeded distractors up to this many.")
+    seed: int = 42
+    precisions: list[Literal["float32", "int8", "binary", "binary_rescore"]] = [
+        "float32", "int8", "binary", "binary_rescore"
+    ]
+    rule: Literal["quality", "quality_per_byte"] = Field(
+        "quality", description="quality: best NDCG@10; quality_per_byte: smallest index within `tolerance` of it."
+    )
+    tolerance: float = Field(0.01, ge=0, le=1, description="NDCG@10 loss accepted by quality_per_byte.")
+    allow_noncommercial: bool = Field(False, description="May a non-commercial-license model be picked as best?")
+    max_seq_length: int | None = Field(None, gt=0, description="Cap every candidate's max length (default: its own).")
+    batch_size: int = Field(32, gt=0)
+    rescore_candidates: int = Field(100, gt=0, description="binary_rescore: Hamming hits re-ranked by the float query.")
+    api_base_url: str | None = Field(None, description="Server for `openai-compatible:MODEL` candidates.")
+    api_key_env: str = Field("EMBEDTUNE_EMBEDDINGS_API_KEY", description="Env var with its key; never the key.")
+    api_batch_size: int = Field(128, gt=0, le=2048)
+    api_max_retries: int = Field(6, ge=0, description="Retries with exponential backoff on 408/409/429/5xx.")
+    api_timeout_s: float = Field(60.0, gt=0)
+
+
 class EmbedtuneConfig(_Section):
     ingest: IngestConfig = IngestConfig()
     chunking: ChunkingConfig = ChunkingConfig()
@@ -191,6 +242,8 @@ class EmbedtuneConfig(_Section):
     training: TrainingConfig = TrainingConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     promotion: PromotionConfig = PromotionConfig()
+    compare: CompareConfig = CompareConfig()
+    curation: CurationConfig = CurationConfig()
 
 
 def _describe(error: ValidationError) -> str:
@@ -209,9 +262,7 @@ def parse_parameters(parameters: dict[str, Any] | None, source: str = "config") 
         raise EmbedtuneError(f"invalid {source}: {_describe(error)}") from None
 
 
-def load_run_config(path: str | Path) -> tuple[EmbedtuneConfig, dict[str, Any]]:
-    """Read a run-config YAML: returns (embedtune config, ZenML options for `with_options`)."""
-    path = Path(path)
+def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise EmbedtuneError(f"config file not found: {path} (see configs/default.yaml for an example)")
     try:
@@ -222,6 +273,38 @@ def load_run_config(path: str | Path) -> tuple[EmbedtuneConfig, dict[str, Any]]:
         raise EmbedtuneError(f"malformed YAML in {path}{where}: {getattr(error, 'problem', error)}") from None
     if not isinstance(raw, dict):
         raise EmbedtuneError(f"malformed config {path}: the top level must be a mapping of keys")
+    return raw
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key; anything else (lists included) in `override` replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_run_config(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The YAML at `path`, layered over the file its `extends:` names (relative to it), recursively."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise EmbedtuneError(f"config {path} extends itself (through {' -> '.join(str(p) for p in _seen)})")
+    raw = _read_yaml(path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise EmbedtuneError(f"config {path}: `extends` must be the path of another run config")
+    return deep_merge(read_run_config(path.parent / parent, (*_seen, path)), raw)
+
+
+def load_run_config(path: str | Path) -> tuple[EmbedtuneConfig, dict[str, Any]]:
+    """Read a run-config YAML: returns (embedtune config, ZenML options for `with_options`)."""
+    path = Path(path)
+    raw = read_run_config(path)
     unknown = set(raw) - ZENML_OPTION_KEYS - {"parameters"}
     if unknown:
         raise EmbedtuneError(

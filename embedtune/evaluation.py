@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embedtune import EmbedtuneError, logger
+from embedtune.devices import release_memory
 from embedtune.metrics import METRICS, RANK_DEPTH, paired_bootstrap_ci, per_query_metrics
 from embedtune.retrieval import encode, normalise, top_k
 
@@ -97,9 +98,12 @@ def evaluate_models(
     per_query: dict[str, dict[str, dict[str, Any]]] = {}
     for name, model in models.items():
         started = time.perf_counter()
-        full_queries = encode(model, [queries[q] for q in query_ids], query_prompt, batch_size)
-        full_corpus = encode(model, [corpus[c] for c in corpus_ids], document_prompt, batch_size)
+        shipped = {} if query_prompt or document_prompt else getattr(model, "prompts", None) or {}  # catalog's
+        query_prefix, document_prefix = shipped.get("query", query_prompt), shipped.get("document", document_prompt)
+        full_queries = encode(model, [queries[q] for q in query_ids], query_prefix, batch_size)
+        full_corpus = encode(model, [corpus[c] for c in corpus_ids], document_prefix, batch_size)
         report["encode_seconds"][name] = round(time.perf_counter() - started, 2)
+        release_memory(str(getattr(model, "device", "cpu")))  # next model gets the GPU's cache back
         model_dims = [d for d in (dims or []) if d < full_queries.shape[1]]
         per_query[name] = {}
         report["models"][name] = {}

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from embedtune import EmbedtuneError, logger
 from embedtune.config import ModelConfig, TrainingConfig
+from embedtune.devices import enable_tf32, peak_memory_gb, precision_flags, reset_peak_memory
 from embedtune.models import embedding_dimension
 
 if TYPE_CHECKING:
@@ -83,21 +84,23 @@ def validation_evaluator(
     )
 
 
-def _precision_flags(precision: str) -> dict[str, bool]:
-    import torch
-
-    if precision == "fp32" or not torch.cuda.is_available():
-        if precision in ("fp16", "bf16"):
-            logger.warning("training.precision=%s needs a CUDA GPU; training in fp32", precision)
-        return {"fp16": False, "bf16": False}
-    if precision == "bf16" or (precision == "auto" and torch.cuda.is_bf16_supported()):
-        return {"fp16": False, "bf16": True}
-    return {"fp16": True, "bf16": False}
-
-
 def latest_checkpoint(directory: str | Path) -> str | None:
-    checkpoints = sorted(Path(directory).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return str(checkpoints[-1]) if checkpoints else None
+    """The newest complete checkpoint (one cut off by a kill is skipped); see embedtune.checkpoints."""
+    from embedtune.checkpoints import latest_checkpoint as newest_complete
+
+    return newest_complete(directory)
+
+
+def _checkpoint_run_dir(config: TrainingConfig, model_config: ModelConfig, train_dataset: Any,
+                        validation: Sequence[dict[str, Any]]) -> Path:
+    """Checkpoints of exactly this training (settings, base model, data): a changed run never resumes
+    another's optimizer state."""
+    from embedtune.checkpoints import run_directory
+
+    settings = config.model_dump(exclude={"checkpoint_dir"})
+    data = train_dataset.to_dict()
+    return run_directory(config.checkpoint_dir, settings, model_config.model_dump(), data,
+                         sorted(str(p.get("id")) for p in validation))
 
 
 def train_embedder(
@@ -114,6 +117,9 @@ def train_embedder(
     from sentence_transformers.training_args import BatchSamplers
     from transformers import set_seed
 
+    from embedtune.catalog import with_prompts
+
+    model_config = with_prompts(model_config)  # the base model's query/document prefixes, unless set
     if len(train) < 2:
         raise EmbedtuneError(f"only {len(train)} training pair(s) after filtering; need at least 2 (add documents)")
     dimension = embedding_dimension(model)
@@ -123,6 +129,9 @@ def train_embedder(
 
     # 1. Data: in-batch negatives come from the per-device batch, so keep it as large as memory allows.
     set_seed(config.seed)
+    device = str(model.device)
+    precision = precision_flags(config.precision, device, config.tf32)  # bf16 on Ampere+, fp16 older GPUs, else fp32
+    enable_tf32(precision["tf32"], device)
     train_dataset = Dataset.from_dict(training_columns(train, config.use_negatives, config.seed))
     batch_size = min(config.batch_size, len(train_dataset))
     evaluator = validation_evaluator(validation, chunks, model_config, config)
@@ -133,7 +142,8 @@ def train_embedder(
 
     steps_per_epoch = max(1, math.ceil(len(train_dataset) / batch_size))
     eval_steps = max(1, steps_per_epoch // config.evals_per_epoch)
-    output_dir = config.checkpoint_dir or tempfile.mkdtemp(prefix="embedtune-train-")
+    output_dir = str(_checkpoint_run_dir(config, model_config, train_dataset, validation)) if config.checkpoint_dir \
+        else tempfile.mkdtemp(prefix="embedtune-train-")
     prompts = {"anchor": model_config.query_prompt, "positive": model_config.document_prompt}
     if "negative" in train_dataset.column_names:
         prompts["negative"] = model_config.document_prompt
@@ -149,7 +159,7 @@ def train_embedder(
         data_seed=config.seed,
         eval_strategy="steps" if evaluator else "no",
         eval_steps=eval_steps,
-        save_strategy="steps" if evaluator else "no",
+        save_strategy="steps" if evaluator or config.checkpoint_dir else "no",  # checkpoints make a kill resumable
         save_steps=eval_steps,
         save_total_limit=2,
         load_best_model_at_end=evaluator is not None,  # selection on validation, never on test
@@ -160,13 +170,16 @@ def train_embedder(
         report_to="none",  # tracking goes through ZenML's experiment tracker, not HF callbacks
         dataloader_num_workers=0,
         disable_tqdm=True,
-        **_precision_flags(config.precision),
+        **precision,
     )
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator
     )
     # 3. Train (resumes from the newest checkpoint when a checkpoint_dir from a crashed run exists).
     resume = latest_checkpoint(output_dir) if config.checkpoint_dir else None
+    if resume:
+        logger.info("resuming training from %s (training.checkpoint_dir)", resume)
+    reset_peak_memory(device)
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - started
@@ -178,7 +191,11 @@ def train_embedder(
         "train_pairs_per_second": round(len(train_dataset) * config.epochs / seconds, 3),
         "train_loss": float(output.training_loss),
         "global_steps": int(output.global_step),
+        "device": device,
+        "precision": "bf16" if precision["bf16"] else "fp16" if precision["fp16"] else "fp32",
     }
+    if device.startswith("cuda"):
+        metrics["peak_gpu_memory_gb"] = peak_memory_gb()
     if resume:
         metrics["resumed_from"] = Path(resume).name
     if evaluator is not None and trainer.state.best_metric is not None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from zenml import pipeline
 from zenml.client import Client
+from zenml.config import ResourceSettings
 from zenml.enums import ExecutionMode
 
 from embedtune.config import EmbedtuneConfig
@@ -19,9 +20,12 @@ from steps import (
     load_documents,
     mine_negatives,
     promote,
+    pull_from_argilla,
+    push_to_argilla,
     split_by_document,
     train_embedder,
 )
+from steps.distributed import stage_training_data, train_embedder_multi_gpu
 
 
 def _data_steps(config: EmbedtuneConfig, corpus_fingerprint: str) -> tuple[Any, Any]:
@@ -33,17 +37,28 @@ def _data_steps(config: EmbedtuneConfig, corpus_fingerprint: str) -> tuple[Any, 
     return triplets, chunks
 
 
+def _train(config: EmbedtuneConfig, train: Any, validation: Any, chunks: Any) -> Any:
+    """One process on one device, or (training.gpus > 1) accelerate on every GPU of the step's machine."""
+    if config.training.gpus == 1:
+        return train_embedder(train, validation, chunks, config.model, config.training)
+    staged = stage_training_data(train, validation, chunks, config.model, config.training)
+    resources = {"resources": ResourceSettings(gpu_count=config.training.gpus)}
+    return train_embedder_multi_gpu.with_options(settings=resources)(training_data_uri=staged)
+
+
 def _finetune_steps(config: EmbedtuneConfig, triplets: Any, chunks: Any) -> None:
     train, validation, test = split_by_document(triplets, config.split)
-    tuned_model = train_embedder(train, validation, chunks, config.model, config.training)
+    tuned_model = _train(config, train, validation, chunks)
     report, _ = evaluate(tuned_model, test, chunks, config.model, config.evaluation)
     promote(report, tuned_model, test, chunks, config.model, config.evaluation, config.promotion)
 
 
 @pipeline(name="embedtune_generate_data", execution_mode=ExecutionMode.FAIL_FAST)
 def generate_data(config: EmbedtuneConfig, corpus_fingerprint: str = "") -> None:
-    """Documents -> chunks -> synthetic queries -> filtered pairs -> triplets with hard negatives."""
-    _data_steps(config, corpus_fingerprint)
+    """Documents -> chunks -> synthetic queries -> filtered pairs -> triplets with hard negatives -> Argilla
+    (the push is skipped, with a warning, when Argilla is not configured)."""
+    triplets, chunks = _data_steps(config, corpus_fingerprint)
+    push_to_argilla(triplets, chunks, config.curation, config.model)
 
 
 @pipeline(name="embedtune_finetune", execution_mode=ExecutionMode.FAIL_FAST)
@@ -51,6 +66,24 @@ def finetune(config: EmbedtuneConfig) -> None:
     """Latest triplets -> document split -> fine-tune -> evaluate base vs tuned -> promote."""
     client = Client()
     _finetune_steps(config, client.get_artifact_version("training_triplets"), client.get_artifact_version("chunks"))
+
+
+@pipeline(name="embedtune_finetune_curated", execution_mode=ExecutionMode.FAIL_FAST)
+def finetune_curated(config: EmbedtuneConfig) -> None:
+    """Latest triplets -> reviews pulled from Argilla ("curated_pairs") -> the same training as `finetune`."""
+    client = Client()
+    curated = pull_from_argilla(client.get_artifact_version("training_triplets"), config.curation)
+    _finetune_steps(config, curated, client.get_artifact_version("chunks"))
+
+
+@pipeline(name="embedtune_push_to_argilla", execution_mode=ExecutionMode.FAIL_FAST)
+def push_latest(config: EmbedtuneConfig) -> None:
+    """The latest `training_triplets` artifact -> Argilla, without generating again."""
+    client = Client()
+    push_to_argilla(
+        client.get_artifact_version("training_triplets"), client.get_artifact_version("chunks"), config.curation,
+        config.model,
+    )
 
 
 @pipeline(name="embedtune_end_to_end", execution_mode=ExecutionMode.FAIL_FAST)

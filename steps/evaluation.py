@@ -22,7 +22,7 @@ def evaluate(
     config: EvaluationConfig,
 ) -> tuple[Annotated[dict[str, Any], "evaluation_report"], Annotated[HTMLString, "evaluation_html"]]:
     """Base vs tuned on the held-out queries; all chunks are candidates; per Matryoshka dim."""
-    base = load_embedder(model_config.base_model, model_config.max_seq_length)
+    base = load_embedder(model_config.base_model, model_config.max_seq_length, model_config.device)
     queries, corpus, qrels = evaluation.pairs_to_benchmark(to_records(test), to_records(chunks))
     result = evaluation.evaluate_models(
         {"base": base, "tuned": tuned_model}, queries, corpus, qrels, model_config.matryoshka_dims,
@@ -104,7 +104,7 @@ def evaluate_benchmark(
 ) -> Annotated[dict[str, Any], "benchmark_report"]:
     """Any models on a BEIR folder (human relevance labels); gains are vs the first model."""
     queries, corpus, qrels = evaluation.load_beir(benchmark_dir, split)
-    loaded = {name: load_embedder(name, model_config.max_seq_length) for name in models}
+    loaded = {name: load_embedder(name, model_config.max_seq_length, model_config.device) for name in models}
     result = evaluation.evaluate_models(
         loaded, queries, corpus, qrels, None, model_config.query_prompt, model_config.document_prompt,
         config.batch_size, config.bootstrap_samples, config.seed,

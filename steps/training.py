@@ -40,7 +40,7 @@ def train_embedder(
     config: TrainingConfig,
 ) -> Annotated[SentenceTransformer, "tuned_model"]:
     """Fine-tune the base embedder (MatryoshkaLoss over CachedMNRL), best checkpoint by validation."""
-    model = load_embedder(model_config.base_model, model_config.max_seq_length)
+    model = load_embedder(model_config.base_model, model_config.max_seq_length, model_config.device)
     result = training.train_embedder(
         model, to_records(train), to_records(validation), to_records(chunks), model_config, config
     )
