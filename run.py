@@ -47,11 +47,16 @@ def cli(context: click.Context, verbose: bool) -> None:
     context.obj = {"verbose": verbose}
 
 
-def _run_training_pipeline(name: str, config_path: str, corpus: str | None, no_cache: bool, export_dir: str | None) -> None:
+def _run_training_pipeline(
+    name: str, config_path: str, corpus: str | None, no_cache: bool, export_dir: str | None, curated: bool = False
+) -> None:
+    support.ensure_zenml_store()  # before `import pipelines`, which already talks to the store
     import pipelines
 
     config, options = support.prepare(config_path, corpus, needs_corpus=name != "finetune")
     pipeline = {"run": pipelines.end_to_end, "generate": pipelines.generate_data, "finetune": pipelines.finetune}[name]
+    if curated:  # pull the reviews from Argilla first (python run.py curate push / status)
+        pipeline = pipelines.finetune_curated
     parameters = {"config": config}
     if name != "finetune":
         parameters["corpus_fingerprint"] = corpus_fingerprint(config.ingest)
@@ -76,9 +81,12 @@ def generate_command(config_path: str, corpus: str | None, no_cache: bool, expor
 
 @cli.command("finetune")
 @_common
-def finetune_command(config_path: str, corpus: str | None, no_cache: bool, export_dir: str | None) -> None:
+@click.option("--curated", is_flag=True, help="Train on the pairs as reviewed in Argilla (see `curate`).")
+def finetune_command(
+    config_path: str, corpus: str | None, no_cache: bool, export_dir: str | None, curated: bool
+) -> None:
     """Train and evaluate on the latest generated pairs (run `generate` first)."""
-    _run_training_pipeline("finetune", config_path, corpus, no_cache, export_dir)
+    _run_training_pipeline("finetune", config_path, corpus, no_cache, export_dir, curated)
 
 
 @cli.command("evaluate")
@@ -90,6 +98,7 @@ def finetune_command(config_path: str, corpus: str | None, no_cache: bool, expor
 @click.option("--no-cache", is_flag=True)
 def evaluate_command(models: tuple[str, ...], benchmark: str, split: str, output: str | None, config_path: str, no_cache: bool) -> None:
     """NDCG@10, MRR@10, Recall@1/5/10, MAP@100 of any models on a BEIR-format benchmark."""
+    support.ensure_zenml_store()
     import pipelines
 
     config, options = support.prepare(config_path, None, needs_corpus=False)

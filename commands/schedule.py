@@ -23,11 +23,12 @@ DEFAULT_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "default.
 @click.option("--corpus", help="Folder or file of documents (overrides ingest.corpus).")
 def schedule(cron: str, pipeline_name: str, name: str | None, config_path: str, corpus: str | None) -> None:
     """Create a ZenML Schedule on the active stack (refused on orchestrators that cannot schedule)."""
+    the_schedule = build_schedule(cron, name)  # a bad cron fails before anything else
+    support.ensure_zenml_store()  # before `import pipelines`, which already talks to the store
     from zenml.client import Client
 
     import pipelines
 
-    the_schedule = build_schedule(cron, name)  # a bad cron fails before anything else
     check_schedulable(Client().active_stack.orchestrator)
     config, options = support.prepare(config_path, corpus, needs_corpus=pipeline_name != "finetune")
     pipeline = {"end_to_end": pipelines.end_to_end, "generate": pipelines.generate_data, "finetune": pipelines.finetune}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,86 @@ def prepare(config_path: str, corpus: str | None, needs_corpus: bool) -> tuple[E
         ingest.check_corpus(config.ingest)
     check_matryoshka_dims(config.model.base_model, config.model.matryoshka_dims)
     return config, options
+
+
+def _redacted_url(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username or parts.password:  # never echo credentials embedded in a URL
+        parts = parts._replace(netloc=f"***@{parts.hostname}" + (f":{parts.port}" if parts.port else ""))
+    return urlunsplit(parts)
+
+
+class _UserErrorTracebacks(logging.Filter):
+    """Drops the traceback ZenML's orchestrator logs for a failed step when the cause is an
+    EmbedtuneError: run.py prints that as one `error: ...` line (with `--verbose`, as a traceback)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None and user_facing_message(record.exc_info[1]):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+ORCHESTRATOR_LOGGERS = ("zenml.orchestrators.local.local_orchestrator",)
+
+
+def ensure_zenml_store(connect_timeout_s: float = 3.0) -> None:
+    """Open the ZenML store before any pipeline module is imported (importing one already talks to it).
+
+    - A ZenML server (`ZENML_STORE_URL` or `zenml login`) that does not answer is one clear error after
+      a few seconds, instead of ~30 s of HTTP retries and a traceback; one that refuses the credentials
+      likewise. Credentials are never part of the message.
+    - A fresh local SQLite store is created and migrated by one process at a time: two first runs
+      started together otherwise race on the migrations, and one fails with ZenML's misleading
+      "database has never been migrated" error. Once it exists, concurrent runs are safe (SQLite
+      serialises the writes; every run gets its own artifact folders and versions).
+    """
+    import os
+    import socket
+    from urllib.parse import urlsplit
+
+    from zenml.config.global_config import GlobalConfiguration
+
+    for name in ORCHESTRATOR_LOGGERS:
+        orchestrator_logger = logging.getLogger(name)
+        if not any(isinstance(f, _UserErrorTracebacks) for f in orchestrator_logger.filters):
+            orchestrator_logger.addFilter(_UserErrorTracebacks())
+    config = GlobalConfiguration()
+    store = config.store_configuration
+    url = _redacted_url(str(store.url))
+    if str(store.type) == "rest":
+        parts = urlsplit(str(store.url))
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname or "localhost", port), timeout=connect_timeout_s).close()
+        except OSError as error:
+            raise EmbedtuneError(
+                f"cannot reach the ZenML server at {url} ({error.strerror or error}); start it (`make dashboard`), "
+                "or run `zenml logout` (and unset ZENML_STORE_URL) to use the local store"
+            ) from None
+    secrets = [os.environ.get(name, "") for name in ("ZENML_STORE_API_KEY", "ZENML_STORE_PASSWORD", "ZENML_STORE_API_TOKEN")]
+    lock = None
+    try:
+        import fcntl
+
+        lock_path = Path(config.config_directory) / "embedtune-store.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = lock_path.open("a")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    except (ImportError, OSError) as error:  # no POSIX locks (Windows) or read-only config: go on unlocked
+        logger.debug("no ZenML store lock: %s", error)
+    try:
+        config.zen_store  # noqa: B018 - creates, migrates or connects to the store
+    except Exception as error:  # noqa: BLE001 - ZenML raises many types; the message is what matters
+        detail = " ".join(str(error).split())[:300]
+        for secret in filter(None, secrets):
+            detail = detail.replace(secret, "***")
+        raise EmbedtuneError(f"cannot use the ZenML store at {url}: {type(error).__name__}: {detail}") from None
+    finally:
+        if lock is not None:
+            lock.close()  # releases the flock
 
 
 def check_benchmark_inputs(models: list[str], benchmark: str, split: str) -> list[str]:
@@ -88,7 +169,9 @@ def summarise_training_run(run: Any, export_dir: str | None) -> None:
     print(f"\nNDCG@10 on held-out queries: base {base:.4f} -> tuned {tuned:.4f}. {promotion['reason']}")
     print(f"Tuned model (artifact, a SentenceTransformer directory): {model_artifact.uri}")
     if export_dir:
-        model_artifact.load().save(str(export_dir))
+        from embedtune.checkpoints import save_model_atomically
+
+        save_model_atomically(model_artifact.load(), export_dir)  # a kill mid-export leaves the old export
         print(f"Tuned model exported to: {Path(export_dir).resolve()}")
     print(f"Report: {html_path.resolve()} and {json_path.resolve()}")
     print("Dashboard: run `make dashboard` (zenml login --local), then open the run above.")

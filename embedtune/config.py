@@ -231,6 +231,16 @@ class CompareConfig(_Section):
     api_timeout_s: float = Field(60.0, gt=0)
 
 
+class TrackingConfig(_Section):
+    """MLflow tracking, used only when the active ZenML stack has an MLflow experiment tracker."""
+
+    experiment_name: str | None = Field(
+        "embedtune", description="MLflow experiment for the runs; None: the pipeline's name."
+    )
+    register_model: bool = Field(True, description="Register the tuned model in MLflow's model registry.")
+    registered_model_name: str | None = Field(None, description="Registry name; None: the ZenML model's name.")
+
+
 class EmbedtuneConfig(_Section):
     ingest: IngestConfig = IngestConfig()
     chunking: ChunkingConfig = ChunkingConfig()
@@ -242,6 +252,7 @@ class EmbedtuneConfig(_Section):
     training: TrainingConfig = TrainingConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     promotion: PromotionConfig = PromotionConfig()
+    tracking: TrackingConfig = TrackingConfig()
     compare: CompareConfig = CompareConfig()
     curation: CurationConfig = CurationConfig()
 
@@ -266,7 +277,13 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise EmbedtuneError(f"config file not found: {path} (see configs/default.yaml for an example)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise EmbedtuneError(f"config {path} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+    except OSError as error:
+        raise EmbedtuneError(f"cannot read config {path}: {error.strerror or error}") from None
+    try:
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

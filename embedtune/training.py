@@ -110,7 +110,9 @@ def train_embedder(
     chunks: Sequence[dict[str, Any]],
     model_config: ModelConfig,
     config: TrainingConfig,
+    callbacks: Sequence[Any] = (),
 ) -> TrainingResult:
+    """`callbacks`: extra transformers TrainerCallbacks (e.g. embedtune.tracking's MLflow metrics)."""
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.losses import CachedMultipleNegativesRankingLoss, MatryoshkaLoss
@@ -173,7 +175,8 @@ def train_embedder(
         **precision,
     )
     trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator
+        model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
+        callbacks=list(callbacks) or None,
     )
     # 3. Train (resumes from the newest checkpoint when a checkpoint_dir from a crashed run exists).
     resume = latest_checkpoint(output_dir) if config.checkpoint_dir else None

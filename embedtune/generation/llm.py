@@ -3,15 +3,22 @@
 Layout of a run:
 - pure functions build the chat prompt (`build_messages`) and parse the answer (`parse_llm_output`);
   they are unit-tested without any LLM.
-- `DistilabelQueryGenerator` turns every (chunk, i) into one prompt row and runs the rows through a
-  distilabel `Pipeline` (`LoadDataFromDicts >> ChatGeneration(llm)`) with distilabel's cache on, so an
-  interrupted run resumes from its finished batches. The run is wrapped in `distilabel_run_context()`,
-  which gives distilabel default signal handlers and a clean root logger (inside a ZenML step it hangs
-  otherwise) and puts the caller's back afterwards. In-process backends (llamacpp, transformers, vllm)
-  default to "direct" mode instead: the same distilabel LLM called in this process, every answer
-  journalled for resume, because llama.cpp's OpenMP threads hang in a worker forked from a process
-  where torch already started OpenMP. `EMBEDTUNE_DISTILABEL_MODE=pipeline|direct` overrides; off the
-  main thread a Pipeline cannot run, so direct mode is used there too.
+- `DistilabelQueryGenerator` turns every (chunk, i) into one prompt row and calls the distilabel LLM on
+  the rows in batches. Every backend defaults to "direct" mode: the distilabel LLM called in this
+  process, every answer appended (and fsynced) to a journal `<cache_dir>/direct/<run key>.jsonl` as soon
+  as its batch returns, so a killed run resumes without asking again for a finished row. An async LLM
+  (OpenAI) sends a batch's requests concurrently and a failed request fails only its row; the client
+  retries 429/5xx/timeouts with backoff first. A row whose call failed counts as a failure (and as
+  `parse_failure` in `filter_pairs`) and is not journalled, so a re-run retries only it. A rejected key
+  (401/403), an unknown model (404) or an unreachable endpoint stops the run at once, and so do
+  `MAX_FAILED_BATCHES` wholly failed batches in a row, with one clear `EmbedtuneError` (keys redacted).
+  "pipeline" mode (`EMBEDTUNE_DISTILABEL_MODE=pipeline`) runs the rows not yet journalled through a
+  distilabel `Pipeline` (`LoadDataFromDicts >> ChatGeneration(llm)`, distilabel's cache on) and journals
+  its answers afterwards; it is wrapped in `distilabel_run_context()`, which gives distilabel default
+  signal handlers and a clean root logger (inside a ZenML step it hangs otherwise) and puts the
+  caller's back afterwards. llama.cpp must stay direct: its OpenMP threads hang in a worker forked from
+  a process where torch already started OpenMP. Off the main thread a Pipeline cannot run, so direct
+  mode is used there too.
 - backends `llamacpp`, `openai`, `transformers` and `vllm` register factories that build the LLM.
 
 Prompts put everything shared first (system message with the rules and the corpus description, then
@@ -27,9 +34,11 @@ import logging
 import math
 import os
 import re
+import shutil
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +62,7 @@ if TYPE_CHECKING:
 PROMPT_VERSION = "llm-v1"
 MAX_QUERY_CHARS = 120
 MODE_ENV = "EMBEDTUNE_DISTILABEL_MODE"
+MAX_FAILED_BATCHES = 3  # consecutive batches whose every call failed (after the client's retries): stop
 
 # ----------------------------------------------------------------------------------------------------
 # Prompt building (pure)
@@ -272,6 +282,35 @@ def _stats(metadata: Any, step_name: str) -> tuple[int, int]:
     return first(stats.get("input_tokens")), first(stats.get("output_tokens"))
 
 
+def _error_chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _describe_error(error: BaseException) -> str:
+    status = getattr(error, "status_code", None)
+    text = " ".join(str(error).split())[:200]
+    return f"{type(error).__name__}{f' HTTP {status}' if status else ''}: {text}"
+
+
+def _fatal_reason(error: BaseException) -> str | None:
+    """Why retrying the remaining rows is pointless, or None for a failure of this row only
+    (timeouts, 429 and 5xx that outlived the client's retries, a malformed response)."""
+    status = getattr(error, "status_code", None)
+    if status in (401, 403):
+        return f"the endpoint rejected the API key (HTTP {status}); check the key in the configured env var"
+    if status == 404:
+        return "the endpoint or model was not found (HTTP 404); check generation.openai.base_url and model"
+    for link in _error_chain(error):
+        if isinstance(link, ConnectionRefusedError) or type(link).__name__ in ("ConnectError", "ConnectTimeout"):
+            return "cannot connect to the endpoint; is the server running and the base_url right?"
+    return None
+
+
 class DistilabelQueryGenerator(QueryGenerator):
     """Any distilabel LLM as a `QueryGenerator`; the backends below only build the LLM."""
 
@@ -290,6 +329,9 @@ class DistilabelQueryGenerator(QueryGenerator):
         check: Any = None,
         cache_salt: str = "",
         default_mode: str = "pipeline",
+        endpoint: str = "",
+        secrets: Sequence[str] = (),
+        key_env: str = "",
     ):
         self.config = config
         self.default_mode = default_mode
@@ -302,7 +344,12 @@ class DistilabelQueryGenerator(QueryGenerator):
         self.max_passage_chars = max_passage_chars
         self._check = check  # raises EmbedtuneError before a run if the backend cannot work
         self.cache_salt = cache_salt  # what else makes a cached answer invalid (e.g. the endpoint)
+        self.endpoint = endpoint  # shown in error messages (never a key)
+        self.secrets = [secret for secret in secrets if secret]  # redacted from every message
+        self.key_env = key_env  # the *name* of the env var holding the key, for error messages
         self._usage: dict[str, Any] = {}
+        self._errors: Counter = Counter()
+        self._resumed = 0
 
     # -- rows ------------------------------------------------------------------------------------
     def build_rows(self, chunks: Sequence[dict[str, Any]], queries_per_chunk: int) -> list[dict[str, Any]]:
@@ -349,20 +396,63 @@ class DistilabelQueryGenerator(QueryGenerator):
             mode = "direct"
         return mode
 
+    # -- the journal of finished answers ---------------------------------------------------------
+    def _journal_path(self, run_key: str) -> Path:
+        return self._cache_dir() / "direct" / f"{run_key}.jsonl"
+
+    @staticmethod
+    def _read_journal(journal: Path) -> dict[str, tuple[Any, int, int]]:
+        """Answers an earlier (possibly killed) run finished; a torn last line is ignored."""
+        results: dict[str, tuple[Any, int, int]] = {}
+        if not journal.is_file():
+            return results
+        for line in journal.read_text(encoding="utf-8").splitlines():
+            try:
+                item = json.loads(line)
+                results[item["row_id"]] = (item["raw"], int(item["prompt_tokens"]), int(item["completion_tokens"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return results
+
+    @staticmethod
+    def _journal_line(row_id: str, raw: str, prompt_tokens: int, completion_tokens: int) -> str:
+        record = {"row_id": row_id, "raw": raw, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+        return json.dumps(record) + "\n"
+
+    def _redact(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
     # -- pipeline mode ---------------------------------------------------------------------------
     def _run_pipeline(self, rows: list[dict[str, Any]], run_key: str) -> dict[str, tuple[Any, int, int]]:
+        """Rows not yet in the journal through a distilabel Pipeline (whose own cache covers an
+        interrupted pipeline); every answer is journalled afterwards, so a re-run skips it."""
         from distilabel.pipeline import Pipeline
         from distilabel.steps import LoadDataFromDicts
         from distilabel.steps.tasks import ChatGeneration
 
+        journal = self._journal_path(run_key)
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        results = self._read_journal(journal)
+        self._resumed = len([row for row in rows if row["row_id"] in results])
+        todo = [row for row in rows if row["row_id"] not in results]
+        if not todo:
+            return results
         step_name = "generate_queries"
         self.llm.generation_kwargs = dict(self.generation_kwargs)  # distilabel keeps them on the LLM
+        # Named after what is left to do: re-run after a kill, the same rows meet distilabel's cache of
+        # their finished batches; once the journal holds the answers that cache is dropped (below), so
+        # a row that failed is asked again next time instead of being served its cached failure.
+        todo_key = hashlib.sha256("\n".join(row["row_id"] for row in todo).encode()).hexdigest()[:8]
+        name = f"embedtune-queries-{run_key}-{todo_key}"
         with Pipeline(
-            name=f"embedtune-queries-{run_key}",
+            name=name,
             description="embedtune synthetic query generation",
             cache_dir=self._cache_dir(),
         ) as pipeline:
-            load = LoadDataFromDicts(name="load_chunks", data=rows, batch_size=self.batch_size)
+            load = LoadDataFromDicts(name="load_chunks", data=todo, batch_size=self.batch_size)
             task = ChatGeneration(
                 name=step_name,
                 llm=self.llm,
@@ -371,32 +461,58 @@ class DistilabelQueryGenerator(QueryGenerator):
             load >> task
         with distilabel_run_context():
             distiset = pipeline.run(use_cache=True)
-        results: dict[str, tuple[Any, int, int]] = {}
         if distiset is None:
             return results
-        for config_name in distiset:
-            for split in distiset[config_name].values():
-                for record in split:
-                    prompt_tokens, completion_tokens = _stats(record.get("distilabel_metadata"), step_name)
-                    results[record["row_id"]] = (record.get("generation"), prompt_tokens, completion_tokens)
+        with journal.open("a", encoding="utf-8") as out:
+            for config_name in distiset:
+                for split in distiset[config_name].values():
+                    for record in split:
+                        prompt_tokens, completion_tokens = _stats(record.get("distilabel_metadata"), step_name)
+                        raw = record.get("generation")
+                        results[record["row_id"]] = (raw, prompt_tokens, completion_tokens)
+                        if isinstance(raw, str):
+                            out.write(self._journal_line(record["row_id"], raw, prompt_tokens, completion_tokens))
+        shutil.rmtree(self._cache_dir() / name, ignore_errors=True)
         return results
 
     # -- direct mode -----------------------------------------------------------------------------
+    def _call_batch(self, batch: list[dict[str, Any]]) -> list[Any]:
+        """One output dict or one exception per row. An async LLM (OpenAI) sends the rows
+        concurrently and a failed request fails only its own row; other LLMs fail as a batch."""
+        from distilabel.models.llms.base import AsyncLLM
+
+        if isinstance(self.llm, AsyncLLM):
+            import asyncio
+
+            async def gather() -> list[Any]:
+                calls = [
+                    self.llm.agenerate(input=row["messages"], num_generations=1, **self.generation_kwargs)
+                    for row in batch
+                ]
+                return await asyncio.gather(*calls, return_exceptions=True)
+
+            return self.llm.event_loop.run_until_complete(gather())
+        try:
+            return list(
+                self.llm.generate_outputs(
+                    inputs=[row["messages"] for row in batch], num_generations=1, **self.generation_kwargs
+                )
+            )
+        except Exception as error:  # noqa: BLE001 - a failed call is failed rows, not a failed run
+            return [error] * len(batch)
+
     def _run_direct(self, rows: list[dict[str, Any]], run_key: str) -> dict[str, tuple[Any, int, int]]:
-        journal = self._cache_dir() / "direct" / f"{run_key}.jsonl"
+        journal = self._journal_path(run_key)
         journal.parent.mkdir(parents=True, exist_ok=True)
-        results: dict[str, tuple[Any, int, int]] = {}
-        if journal.is_file():  # resume: rows finished by an interrupted run
-            for line in journal.read_text(encoding="utf-8").splitlines():
-                try:
-                    item = json.loads(line)
-                    results[item["row_id"]] = (item["raw"], item["prompt_tokens"], item["completion_tokens"])
-                except (ValueError, KeyError):
-                    continue
+        results = self._read_journal(journal)  # resume: rows finished by an interrupted run
+        self._resumed = len([row for row in rows if row["row_id"] in results])
         todo = [row for row in rows if row["row_id"] not in results]
+        if self._resumed:
+            logger.info("resuming: %d of %d answers already in %s", self._resumed, len(rows), journal)
         if not todo:
             return results
         self.llm.load()
+        failed_batches = 0
         try:
             from tqdm.auto import tqdm
 
@@ -404,35 +520,36 @@ class DistilabelQueryGenerator(QueryGenerator):
             with journal.open("a", encoding="utf-8") as out, progress:
                 for start in range(0, len(todo), self.batch_size):
                     batch = todo[start : start + self.batch_size]
-                    try:
-                        outputs = self.llm.generate_outputs(
-                            inputs=[row["messages"] for row in batch], num_generations=1, **self.generation_kwargs
-                        )
-                    except Exception as error:  # noqa: BLE001 - a failed call is a failed row, not a failed run
-                        logger.warning("LLM call failed for %d prompts: %s", len(batch), error)
-                        for row in batch:
-                            results[row["row_id"]] = (None, 0, 0)
-                        continue
-                    progress.update(len(batch))
+                    outputs = self._call_batch(batch)
+                    errors = [output for output in outputs if isinstance(output, BaseException)]
                     for row, output in zip(batch, outputs):
+                        if isinstance(output, BaseException):
+                            results[row["row_id"]] = (None, 0, 0)
+                            continue
                         generations = output.get("generations") or [None]
                         stats = output.get("statistics") or {}
-                        prompt_tokens = (stats.get("input_tokens") or [0])[0] or 0
-                        completion_tokens = (stats.get("output_tokens") or [0])[0] or 0
-                        results[row["row_id"]] = (generations[0], int(prompt_tokens), int(completion_tokens))
-                        if generations[0] is not None:
-                            out.write(
-                                json.dumps(
-                                    {
-                                        "row_id": row["row_id"],
-                                        "raw": generations[0],
-                                        "prompt_tokens": int(prompt_tokens),
-                                        "completion_tokens": int(completion_tokens),
-                                    }
-                                )
-                                + "\n"
-                            )
-                            out.flush()
+                        prompt_tokens = int((stats.get("input_tokens") or [0])[0] or 0)
+                        completion_tokens = int((stats.get("output_tokens") or [0])[0] or 0)
+                        results[row["row_id"]] = (generations[0], prompt_tokens, completion_tokens)
+                        if isinstance(generations[0], str):  # no content at all is retried on resume
+                            out.write(self._journal_line(row["row_id"], generations[0], prompt_tokens, completion_tokens))
+                    out.flush()
+                    os.fsync(out.fileno())
+                    progress.update(len(batch))
+                    for error in errors:
+                        self._errors[type(error).__name__] += 1
+                    if errors:
+                        logger.warning(
+                            "%d of %d LLM calls failed (%s); those rows count as failures",
+                            len(errors), len(batch), self._redact(_describe_error(errors[-1])),
+                        )
+                        fatal_error = next((error for error in errors if _fatal_reason(error)), None)
+                        failed_batches = failed_batches + 1 if len(errors) == len(batch) else 0
+                        if fatal_error is not None or failed_batches >= MAX_FAILED_BATCHES:
+                            reason = _fatal_reason(fatal_error) if fatal_error is not None else None
+                            raise self._give_up(reason, fatal_error or errors[-1], journal, results, len(rows))
+                    else:
+                        failed_batches = 0
         finally:
             try:
                 self.llm.unload()
@@ -440,11 +557,28 @@ class DistilabelQueryGenerator(QueryGenerator):
                 logger.debug("could not unload the LLM: %s", error)
         return results
 
+    def _give_up(
+        self, fatal: str | None, error: BaseException, journal: Path, results: dict[str, Any], total: int
+    ) -> EmbedtuneError:
+        kept = sum(1 for raw, _, _ in results.values() if isinstance(raw, str))
+        why = fatal or f"{MAX_FAILED_BATCHES} batches in a row failed after retries"
+        if self.key_env:
+            why = why.replace("the configured env var", f"${self.key_env}")
+        endpoint = f" at {self.endpoint}" if self.endpoint else ""
+        return EmbedtuneError(
+            self._redact(
+                f"{self.name}{endpoint} gave no answer: {why} ({_describe_error(error)}). "
+                f"{kept} of {total} answers are kept in {journal}; fix the cause and re-run to resume"
+            )
+        )
+
     # -- the contract ----------------------------------------------------------------------------
     def generate(self, chunks: Sequence[dict[str, Any]], queries_per_chunk: int) -> list[GeneratedQuery]:
         started = time.perf_counter()
         rows = self.build_rows(chunks, queries_per_chunk)
         self._usage = {}
+        self._errors = Counter()
+        self._resumed = 0
         if not rows:
             return []
         if self._check is not None:
@@ -486,6 +620,10 @@ class DistilabelQueryGenerator(QueryGenerator):
             "answered": answered,
             "parsed": parsed,
             "failed": len(rows) - parsed,
+            "unanswered": len(rows) - answered,  # the call failed or returned no content
+            "unparseable": answered - parsed,  # an answer came back but held no usable query
+            "call_errors": dict(self._errors),  # exception class -> rows, after the client's retries
+            "resumed_answers": self._resumed,  # taken from the journal of an earlier, interrupted run
             "prompt_tokens": prompt_total,
             "completion_tokens": completion_total,
             "cost_usd": round(prompt_total / 1000 * prompt_price + completion_total / 1000 * completion_price, 6),
@@ -493,9 +631,15 @@ class DistilabelQueryGenerator(QueryGenerator):
             "seconds_per_chunk": round(seconds / max(1, len(chunks)), 2),
         }
         if answered == 0:
+            errors = ", ".join(f"{n} {name}" for name, n in self._errors.items()) or "no content"
             raise EmbedtuneError(
-                f"{self.name} returned no answer for any of {len(rows)} prompts (every LLM call failed); "
-                "see the distilabel log above for the error (model path, endpoint, API key, or server down)"
+                f"{self.name} returned no answer for any of {len(rows)} prompts ({errors}); "
+                "see the log above for the error (model path, endpoint, API key, or server down)"
+            )
+        if answered < len(rows):
+            logger.warning(
+                "%d of %d prompts got no answer (%s); they count as parse_failure in filter_pairs, and a "
+                "re-run retries only them", len(rows) - answered, len(rows), dict(self._errors) or "no content",
             )
         logger.info("generation usage: %s", self._usage)
         return queries
@@ -612,6 +756,12 @@ def make_openai(config: GenerationConfig, hard_negative: bool | None = None) -> 
         hard_negative=hard_negative,
         price_per_1k=(options.price_per_1k_prompt_tokens, options.price_per_1k_completion_tokens),
         cache_salt=options.base_url or "",
+        # Direct: each request fails alone, and every answer is journalled as it arrives, so a killed
+        # run resumes without paying twice; EMBEDTUNE_DISTILABEL_MODE=pipeline uses a distilabel Pipeline.
+        default_mode="direct",
+        endpoint=options.base_url or "https://api.openai.com/v1",
+        secrets=[key],
+        key_env=options.api_key_env,
     )
 
 
