@@ -11,6 +11,7 @@ from zenml.client import Client
 from zenml.config import ResourceSettings
 from zenml.enums import ExecutionMode
 
+from embedtune import tracking
 from embedtune.config import EmbedtuneConfig
 from steps import (
     chunk_documents,
@@ -22,34 +23,47 @@ from steps import (
     promote,
     pull_from_argilla,
     push_to_argilla,
+    report_data,
     split_by_document,
     train_embedder,
 )
 from steps.distributed import stage_training_data, train_embedder_multi_gpu
 
 
-def _data_steps(config: EmbedtuneConfig, corpus_fingerprint: str) -> tuple[Any, Any]:
+def _data_steps(config: EmbedtuneConfig, corpus_fingerprint: str, upstream: dict | None = None) -> tuple[Any, Any]:
+    """`upstream` (end_to_end) collects the data artifacts for the funnel drawn after the split; without it
+    the data-only funnel and pairs sample are drawn here."""
     documents = load_documents(config.ingest, corpus_fingerprint)
     chunks = chunk_documents(documents, config.chunking, config.model.base_model)
     synthetic_pairs = generate_queries(chunks, config.generation)
     filtered = filter_pairs(synthetic_pairs, chunks, config.filtering, config.model)
     triplets = mine_negatives(filtered, chunks, config.negatives, config.model)
+    data = {"documents": documents, "synthetic_pairs": synthetic_pairs, "filtered_pairs": filtered}
+    if upstream is None:
+        report_data(chunks, triplets, **data)
+    else:
+        upstream.update(data)
     return triplets, chunks
 
 
 def _train(config: EmbedtuneConfig, train: Any, validation: Any, chunks: Any) -> Any:
     """One process on one device, or (training.gpus > 1) accelerate on every GPU of the step's machine."""
     if config.training.gpus == 1:
-        return train_embedder(train, validation, chunks, config.model, config.training)
+        tracked = tracking.tracked_step_options(config.tracking.experiment_name)  # {} without an MLflow tracker
+        return train_embedder.with_options(**tracked)(
+            train, validation, chunks, config.model, config.training, config.tracking
+        )
     staged = stage_training_data(train, validation, chunks, config.model, config.training)
     resources = {"resources": ResourceSettings(gpu_count=config.training.gpus)}
     return train_embedder_multi_gpu.with_options(settings=resources)(training_data_uri=staged)
 
 
-def _finetune_steps(config: EmbedtuneConfig, triplets: Any, chunks: Any) -> None:
+def _finetune_steps(config: EmbedtuneConfig, triplets: Any, chunks: Any, upstream: dict | None = None) -> None:
     train, validation, test = split_by_document(triplets, config.split)
+    report_data(chunks, triplets, **(upstream or {}), train=train, validation=validation, test=test)
     tuned_model = _train(config, train, validation, chunks)
-    report, _ = evaluate(tuned_model, test, chunks, config.model, config.evaluation)
+    tracked = tracking.tracked_step_options(config.tracking.experiment_name)
+    report, _ = evaluate.with_options(**tracked)(tuned_model, test, chunks, config.model, config.evaluation)
     promote(report, tuned_model, test, chunks, config.model, config.evaluation, config.promotion)
 
 
@@ -89,5 +103,6 @@ def push_latest(config: EmbedtuneConfig) -> None:
 @pipeline(name="embedtune_end_to_end", execution_mode=ExecutionMode.FAIL_FAST)
 def end_to_end(config: EmbedtuneConfig, corpus_fingerprint: str = "") -> None:
     """Everything, from documents to a promoted (or not) tuned model."""
-    triplets, chunks = _data_steps(config, corpus_fingerprint)
-    _finetune_steps(config, triplets, chunks)
+    upstream: dict = {}
+    triplets, chunks = _data_steps(config, corpus_fingerprint, upstream)
+    _finetune_steps(config, triplets, chunks, upstream)

@@ -1,6 +1,8 @@
+from steps.curation import pull_from_argilla, push_to_argilla
 from steps.data import chunk_documents, load_documents
 from steps.evaluation import evaluate, evaluate_benchmark, promote
 from steps.generation import filter_pairs, generate_queries, mine_negatives
+from steps.reporting import report_data
 from steps.training import split_by_document, train_embedder
 
 __all__ = [
@@ -12,6 +14,9 @@ __all__ = [
     "load_documents",
     "mine_negatives",
     "promote",
+    "pull_from_argilla",
+    "push_to_argilla",
+    "report_data",
     "split_by_document",
     "train_embedder",
 ]
