@@ -20,8 +20,9 @@ def decide(
     incumbent: Mapping[str, Any] | None = None,
     tuned: str = "tuned",
 ) -> tuple[bool, str]:
-    """(promote?, why). `incumbent`: the paired gain of tuned over the current `config.stage` version
-    on the same test queries, with its `version` name."""
+    """(promote?, why). `incumbent`: the paired gain of tuned over the incumbent version (production if
+    any, else the current `config.stage` version) on the same test queries, with its `version` name and
+    `stage`."""
     dim = full_dim(report, tuned)
     gain = report["gains"][tuned][dim]["ndcg@10"]
     summary = _summary(gain)
@@ -31,7 +32,7 @@ def decide(
         return False, f"not promoted: {summary} is not significant (promotion.require_significant)"
     if incumbent is None:
         return True, f"promoted to {config.stage}: {summary}"
-    versus = f"the current {config.stage} version {incumbent['version']} ({_summary(incumbent)})"
+    versus = f"the current {incumbent.get('stage', config.stage)} version {incumbent['version']} ({_summary(incumbent)})"
     if incumbent["gain"] <= 0:
         return False, f"not promoted: beats the base ({summary}) but not {versus}"
     if config.require_significant and incumbent["ci_low"] <= 0:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from embedtune.metrics import METRICS
+from embedtune.visualization import metric_chart_svg
 
 
 def to_html(report: Mapping[str, Any], title: str = "embedtune evaluation") -> str:
@@ -31,6 +32,7 @@ def to_html(report: Mapping[str, Any], title: str = "embedtune evaluation") -> s
         f"<h2>{html.escape(title)}</h2>"
         f"<p>{report['n_queries']} held-out queries; {report['n_corpus']} candidate passages; "
         "gain = paired bootstrap 95% CI of NDCG@10 vs the baseline.</p>"
+        f"{metric_chart_svg(report)}"
         f"<table><tr><th>model</th><th>dim</th>{head}<th>NDCG@10 gain</th></tr>{''.join(rows)}</table>"
         f"{verdict}</body></html>"
     )

@@ -7,7 +7,7 @@ from sentence_transformers import SentenceTransformer
 from zenml import get_step_context, log_metadata, step
 from zenml.types import HTMLString
 
-from embedtune import evaluation, promotion, report
+from embedtune import evaluation, promotion, report, tracking
 from embedtune.config import EvaluationConfig, ModelConfig, PromotionConfig
 from embedtune.frames import to_records
 from embedtune.models import load_embedder
@@ -39,9 +39,11 @@ def evaluate(
             "ndcg@10_gain_ci95": [gain["ci_low"], gain["ci_high"]],
             "test_queries": result["n_queries"],
             "metrics": {name: by_dim for name, by_dim in result["models"].items()},
+            "gains_ci95": result["gains"],  # per dimension: NDCG@10, MRR@10, Recall@10 gain with its CI
         },
         infer_model=True,
     )
+    tracking.log_metrics(tracking.evaluation_metrics(result))  # MLflow, when the stack has the tracker
     return result, HTMLString(report.to_html(result))
 
 
@@ -68,11 +70,16 @@ def promote(
     config: PromotionConfig,
 ) -> Annotated[dict[str, Any], "promotion"]:
     """Move this model version to `config.stage` only if the tuned model beats the base and the
-    version now holding that stage (both re-measured on this run's held-out queries)."""
+    incumbent: the production version if there is one (what serves), else the version now holding
+    `config.stage` (both re-measured on this run's held-out queries)."""
     model = get_step_context().model
     incumbent = None
     if config.compare_with_incumbent and model is not None:
-        incumbent_model, incumbent_version = _incumbent(model, config.stage)
+        incumbent_model, incumbent_version, incumbent_stage = None, "", config.stage
+        for incumbent_stage in dict.fromkeys(("production", config.stage)):
+            incumbent_model, incumbent_version = _incumbent(model, incumbent_stage)
+            if incumbent_model is not None:
+                break
         if incumbent_model is not None:
             queries, corpus, qrels = evaluation.pairs_to_benchmark(to_records(test), to_records(chunks))
             versus = evaluation.evaluate_models(
@@ -81,7 +88,9 @@ def promote(
                 evaluation_config.bootstrap_samples, evaluation_config.seed,
             )
             dim = evaluation.full_dim(versus, "tuned")
-            incumbent = {"version": incumbent_version, **versus["gains"]["tuned"][dim]["ndcg@10"]}
+            incumbent = {
+                "version": incumbent_version, "stage": incumbent_stage, **versus["gains"]["tuned"][dim]["ndcg@10"]
+            }
     promoted, reason = promotion.decide(evaluation_report, config, incumbent)
     if promoted and model is not None:
         model.set_stage(config.stage, force=True)
@@ -91,6 +100,7 @@ def promote(
         "reason": reason,
         "stage": config.stage if promoted else None,
         "incumbent": incumbent["version"] if incumbent else None,
+        "incumbent_stage": incumbent["stage"] if incumbent else None,
     }
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import pandas as pd
 from zenml import log_metadata, step
 
-from embedtune import logger, negatives, pairs
+from embedtune import logger, negatives, pairs, tracking
 from embedtune.config import FilterConfig, GenerationConfig, ModelConfig, NegativesConfig
 from embedtune.frames import to_records
 from embedtune.generation import make_generator
@@ -32,6 +32,7 @@ def generate_queries(chunks: pd.DataFrame, config: GenerationConfig) -> Annotate
     usage = {
         "backend": config.backend,
         "generator": generator.name,
+        "prompt_version": getattr(generator, "prompt_version", ""),
         "chunks": len(rows),
         "pairs": len(frame),
         "minutes": round(minutes, 3),
@@ -40,6 +41,7 @@ def generate_queries(chunks: pd.DataFrame, config: GenerationConfig) -> Annotate
     }
     logger.info("generated %d queries for %d chunks (%s)", len(frame), len(rows), usage)
     log_metadata(metadata=usage, infer_artifact=True)
+    tracking.log_model_metadata({"generation": usage})  # the model version tells where its data came from
     return frame
 
 
@@ -66,6 +68,7 @@ def filter_pairs(
         },
         infer_artifact=True,
     )
+    tracking.log_model_metadata({"filtering": {"input_pairs": total, "kept_pairs": len(kept), "dropped": dict(dropped)}})
     logger.info("kept %d of %d pairs; dropped %s", len(kept), total, dict(dropped))
     return pd.DataFrame(kept, columns=PAIR_COLUMNS)
 

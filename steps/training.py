@@ -4,10 +4,11 @@ from typing import Annotated
 
 import pandas as pd
 from sentence_transformers import SentenceTransformer
-from zenml import log_metadata, step
+from zenml import get_step_context, log_metadata, step
+from zenml.exceptions import StepContextError
 
-from embedtune import split, training
-from embedtune.config import ModelConfig, SplitConfig, TrainingConfig
+from embedtune import split, tracking, training
+from embedtune.config import ModelConfig, SplitConfig, TrackingConfig, TrainingConfig
 from embedtune.frames import to_records
 from embedtune.models import load_embedder
 from materializers import SentenceTransformerMaterializer
@@ -31,6 +32,13 @@ def split_by_document(
     )
 
 
+def _zenml_model_name() -> str | None:
+    try:
+        return get_step_context().model.name
+    except StepContextError:  # the pipeline carries no ZenML Model
+        return None
+
+
 @step(output_materializers={"tuned_model": SentenceTransformerMaterializer})
 def train_embedder(
     train: pd.DataFrame,
@@ -38,12 +46,31 @@ def train_embedder(
     chunks: pd.DataFrame,
     model_config: ModelConfig,
     config: TrainingConfig,
+    tracking_config: TrackingConfig | None = None,
 ) -> Annotated[SentenceTransformer, "tuned_model"]:
-    """Fine-tune the base embedder (MatryoshkaLoss over CachedMNRL), best checkpoint by validation."""
+    """Fine-tune the base embedder (MatryoshkaLoss over CachedMNRL), best checkpoint by validation.
+
+    With an MLflow experiment tracker on the step (see pipelines/training.py), params, per-step training
+    metrics and the tuned model (registered) also go to MLflow; without one this is skipped."""
+    tracking_config = tracking_config or TrackingConfig()
+    hardware = tracking.hardware_info()
+    tracking.log_params({"model": model_config.model_dump(), "training": config.model_dump(), "hardware": hardware})
     model = load_embedder(model_config.base_model, model_config.max_seq_length, model_config.device)
     result = training.train_embedder(
-        model, to_records(train), to_records(validation), to_records(chunks), model_config, config
+        model, to_records(train), to_records(validation), to_records(chunks), model_config, config,
+        callbacks=tracking.training_callbacks(),
     )
-    log_metadata(metadata={"training": result.metrics, "base_model": model_config.base_model}, infer_model=True)
+    log_metadata(
+        metadata={
+            "training": result.metrics,
+            "base_model": model_config.base_model,
+            "training_arguments": config.model_dump(),
+            "hardware": hardware,
+        },
+        infer_model=True,
+    )
+    if tracking.active_run() is not None:
+        tracking.log_metrics({"final": result.metrics})
+        tracking.log_model(result.model, tracking.registry_name(tracking_config, _zenml_model_name()))
     log_metadata(metadata=result.metrics, infer_artifact=True)
     return result.model

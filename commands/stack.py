@@ -1,0 +1,70 @@
+"""`python run.py stack setup|show` (a local stack with the MLflow experiment tracker) and
+`python run.py dashboard` (the local ZenML server and dashboard)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _print_stack(info: dict) -> None:
+    click.echo(f"Active stack: {info['name']} ({info['id']})")
+    for kind, component in sorted(info["components"].items()):
+        click.echo(f"  {kind}: {component['name']} (flavor {component['flavor']})")
+    if "tracking_uri" in info:
+        uri = info["tracking_uri"]
+        click.echo(f"MLflow tracking URI: {uri}")
+        if uri.startswith("sqlite:///"):
+            click.echo(f"MLflow UI: .venv/bin/mlflow ui --backend-store-uri {uri} --port 5000")
+    else:
+        click.echo("No MLflow experiment tracker: runs are tracked in ZenML only (python run.py stack setup adds one).")
+
+
+@click.group("stack")
+def stack() -> None:
+    """The ZenML stack embedtune runs on: local orchestrator and artifact store, with MLflow tracking."""
+
+
+@stack.command("setup")
+@click.option("--tracking-uri", help="MLflow tracking URI (http://host:port of a server, or sqlite:///ABS/PATH.db). "
+              "Default: sqlite:///<repo>/outputs/mlflow/mlflow.db.")
+@click.option("--name", "stack_name", default="embedtune_mlflow", show_default=True, help="Stack name.")
+@click.option("--tracker-name", default="embedtune_mlflow", show_default=True, help="Experiment tracker name.")
+@click.option("--experiment", default="embedtune", show_default=True, help="MLflow experiment (tracking.experiment_name).")
+@click.option("--no-activate", is_flag=True, help="Register only; keep the current active stack.")
+def setup_command(tracking_uri: str | None, stack_name: str, tracker_name: str, experiment: str, no_activate: bool) -> None:
+    """Register a local stack with the MLflow experiment tracker and activate it (idempotent)."""
+    from embedtune import tracking
+
+    uri = tracking_uri or tracking.default_tracking_uri(REPO_ROOT)
+    info = tracking.setup_stack(uri, stack_name, tracker_name, activate=not no_activate, experiment_name=experiment)
+    _print_stack(info)
+    if no_activate:
+        click.echo(f"Registered, not activated: zenml stack set {stack_name}")
+
+
+@stack.command("show")
+def show_command() -> None:
+    """The active stack, its components and the MLflow tracking URI."""
+    from embedtune import tracking
+
+    _print_stack(tracking.describe_stack())
+
+
+@click.command("dashboard")
+@click.option("--port", type=int, help="Port of the local server (default: ZenML's, 8237).")
+@click.option("--stop", is_flag=True, help="Stop the local server (zenml logout --local).")
+def dashboard(port: int | None, stop: bool) -> None:
+    """Start the local ZenML server and open its dashboard (zenml login --local)."""
+    zenml = shutil.which("zenml", path=str(Path(sys.executable).parent)) or "zenml"
+    command = [zenml, "logout", "--local"] if stop else [zenml, "login", "--local", *(["--port", str(port)] if port else [])]
+    raise SystemExit(subprocess.call(command))
+
+
+COMMANDS = [stack, dashboard]

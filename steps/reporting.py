@@ -1,0 +1,40 @@
+"""Dashboard views of the data: the counts funnel and a sample of the generated pairs (HTML artifacts)."""
+
+from typing import Annotated
+
+import pandas as pd
+from zenml import step
+from zenml.types import HTMLString
+
+from embedtune import tracking, visualization
+from embedtune.frames import to_records
+
+
+@step
+def report_data(
+    chunks: pd.DataFrame,
+    training_triplets: pd.DataFrame,
+    documents: pd.DataFrame | None = None,
+    synthetic_pairs: pd.DataFrame | None = None,
+    filtered_pairs: pd.DataFrame | None = None,
+    train: pd.DataFrame | None = None,
+    validation: pd.DataFrame | None = None,
+    test: pd.DataFrame | None = None,
+    sample_size: int = 20,
+    seed: int = 0,
+) -> tuple[Annotated[HTMLString, "data_funnel"], Annotated[HTMLString, "pairs_sample"]]:
+    """documents -> chunks -> generated -> kept -> triplets -> train/validation/test counts, and a seeded
+    sample of the generated pairs (kept or dropped by the filters). Stages a pipeline lacks are left out."""
+    frames = {
+        "documents": documents, "chunks": chunks, "synthetic_pairs": synthetic_pairs,
+        "filtered_pairs": filtered_pairs, "training_triplets": training_triplets,
+        "train": train, "validation": validation, "test": test,
+    }
+    counts = visualization.funnel_counts(**{name: frame for name, frame in frames.items() if frame is not None})
+    tracking.log_model_metadata({"data_funnel": dict(counts)})
+    sampled = synthetic_pairs if synthetic_pairs is not None else training_triplets
+    kept = set(filtered_pairs["id"]) if synthetic_pairs is not None and filtered_pairs is not None else None
+    return (
+        HTMLString(visualization.funnel_html(counts)),
+        HTMLString(visualization.pairs_sample_html(to_records(sampled), kept, sample_size, seed)),
+    )

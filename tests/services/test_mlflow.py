@@ -1,0 +1,100 @@
+"""A real MLflow tracking server on loopback: `run.py stack setup` points a ZenML stack at it, the pipeline
+runs on that stack, and MLflow's own client reads back the metrics, params and the registered model."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+from tests.services.zenml_env import VENV_BIN, free_port, run, run_tiny_pipeline, wait_for_http, zenml_env
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+
+MODEL_NAME = "embedtune-services-mlflow"
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    log = open(folder / "server.log", "w")  # noqa: SIM115 - closed below, after the server stops
+    server = subprocess.Popen(
+        [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}", "--default-artifact-root", str(folder / "artifacts")],
+        stdout=log, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/health", timeout=180, process=server)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def tracked_run(mlflow_server, tmp_path_factory):
+    """`run.py stack setup --tracking-uri <server>` in a fresh ZenML config, then the tiny pipeline on it."""
+    home = tmp_path_factory.mktemp("mlflow-zenml")
+    env = zenml_env(home / "zenml")
+    started = time.monotonic()
+    out = run([sys.executable, str(PROJECT_ROOT / "run.py"), "stack", "setup", "--tracking-uri", mlflow_server],
+              env, home, timeout=300)
+    stack_id = re.search(r"Active stack: embedtune_mlflow \(([0-9a-f-]{36})\)", out).group(1)
+    shown = run([sys.executable, str(PROJECT_ROOT / "run.py"), "stack", "show"], env, home, timeout=300)
+    # the pipeline runs from the repository root, whose .zen/ names another active stack: pin ours by id
+    result = run_tiny_pipeline(zenml_env(home / "zenml", ZENML_ACTIVE_STACK_ID=stack_id), home / "work", MODEL_NAME)
+    return {"setup": out, "show": shown, "result": result, "seconds": time.monotonic() - started}
+
+
+def test_stack_setup_registers_and_activates_the_mlflow_tracker(tracked_run, mlflow_server):
+    for output in (tracked_run["setup"], tracked_run["show"]):
+        assert "experiment_tracker: embedtune_mlflow (flavor mlflow)" in output
+        assert f"MLflow tracking URI: {mlflow_server}" in output
+    assert tracked_run["result"]["status"] == "completed"
+
+
+def test_training_metrics_params_and_test_metrics_reach_the_mlflow_server(tracked_run, mlflow_server):
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=mlflow_server)
+    experiment = client.get_experiment_by_name("embedtune")
+    (mlflow_run,) = client.search_runs([experiment.experiment_id],
+                                       filter_string=f"attributes.run_name = '{tracked_run['result']['run_name']}'")
+    losses = client.get_metric_history(mlflow_run.info.run_id, "loss")
+    assert len(losses) >= 2 and sorted(m.step for m in losses) == [m.step for m in losses]  # one per logging step
+    metrics = mlflow_run.data.metrics
+    assert "eval_validation_cosine_ndcg_at_10" in metrics and "learning_rate" in metrics
+    assert {"test_base_ndcg_at_10_dim64", "test_tuned_ndcg_at_10_dim64", "test_tuned_ndcg_at_10_ci_low_dim64",
+            "test_tuned_ndcg_at_10_dim32"} <= set(metrics)
+    params = mlflow_run.data.params
+    assert params["training.epochs"] == "1.0" and params["training.batch_size"] == "8"
+    assert params["model.matryoshka_dims"] == "[64, 32]" and int(params["hardware.cpu_count"]) >= 1
+
+
+def test_the_tuned_model_is_registered_and_loads_from_the_registry(tracked_run, mlflow_server):
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=mlflow_server)
+    (version,) = client.search_model_versions(f"name='{MODEL_NAME}'")
+    run_ids = {r.info.run_id for r in client.search_runs(
+        [client.get_experiment_by_name("embedtune").experiment_id],
+        filter_string=f"attributes.run_name = '{tracked_run['result']['run_name']}'")}
+    assert version.run_id in run_ids and version.status == "READY"
+    mlflow.set_registry_uri(mlflow_server)
+    mlflow.set_tracking_uri(mlflow_server)
+    try:
+        model = mlflow.sentence_transformers.load_model(f"models:/{MODEL_NAME}/{version.version}")
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    assert model.encode(["a query about pods"]).shape == (1, 64)
