@@ -182,7 +182,7 @@ class EvaluationConfig(_Section):
 
 class PromotionConfig(_Section):
     min_ndcg_gain: float = Field(0.0, description="Tuned NDCG@10 must beat base by more than this.")
-    require_significant: bool = Field(False, description="Also require the gain's 95% CI above zero.")
+    require_significant: bool = Field(True, description="Also require the gain's 95% CI above zero.")
     stage: Literal["staging", "production"] = "staging"
     compare_with_incumbent: bool = Field(
         True, description="Also require beating the version now in `stage`, re-evaluated on the same queries."

@@ -101,8 +101,8 @@ def test_promotion_follows_the_gate(end_to_end_runs):
     run, _ = end_to_end_runs
     promotion = output(run, "promote", "promotion").load()
     report = output(run, "evaluate", "evaluation_report").load()
-    gain = report["gains"]["tuned"]["64"]["ndcg@10"]["gain"]
-    assert promotion["promoted"] == (gain > 0)
+    gain = report["gains"]["tuned"]["64"]["ndcg@10"]
+    assert promotion["promoted"] == (gain["gain"] > 0 and gain["ci_low"] > 0)  # default: gain and CI above zero
     stage = run.model_version.stage
     assert (stage == "staging") == promotion["promoted"]
 
@@ -156,6 +156,7 @@ def test_a_new_version_replaces_production_only_if_it_beats_it(zenml_repository,
     config = tiny_config(write_corpus(tmp_path / "corpus", repeats=2), tiny_model_dir)
     config.promotion.stage = "production"
     config.promotion.min_ndcg_gain = -1.0  # isolate the incumbent comparison from the base-model gate
+    config.promotion.require_significant = False
     pipeline = end_to_end.with_options(model={"name": "embedtune-test-production"})
     first = Client().get_pipeline_run(pipeline(config=config, corpus_fingerprint="p").id)
     assert output(first, "promote", "promotion").load()["incumbent"] is None
@@ -202,6 +203,7 @@ def test_staging_needs_to_beat_production_and_a_production_version_is_replaced(
 
     config = tiny_config(write_corpus(tmp_path / "corpus", repeats=2), tiny_model_dir)
     config.promotion.min_ndcg_gain = -1.0  # isolate the incumbent comparison from the base-model gate
+    config.promotion.require_significant = False
     config.promotion.stage = "production"
     config.promotion.compare_with_incumbent = False
     pipeline = end_to_end.with_options(model={"name": "embedtune-test-replace"})

@@ -109,13 +109,13 @@ def test_promotion_needs_a_gain_over_the_base():
     assert decide(report_with(0.03, 0.01, 0.05), PromotionConfig(min_ndcg_gain=0.05))[0] is False
 
 
-def test_promotion_can_require_the_ci_above_zero():
+def test_promotion_requires_the_ci_above_zero_by_default():
     from embedtune.config import PromotionConfig
     from embedtune.promotion import decide
 
-    promoted, reason = decide(report_with(0.02, -0.01, 0.05), PromotionConfig(require_significant=True))
+    promoted, reason = decide(report_with(0.02, -0.01, 0.05), PromotionConfig())
     assert promoted is False and "not significant" in reason
-    assert decide(report_with(0.02, -0.01, 0.05), PromotionConfig())[0] is True
+    assert decide(report_with(0.02, -0.01, 0.05), PromotionConfig(require_significant=False))[0] is True
 
 
 def test_promotion_must_also_beat_the_incumbent_version():
