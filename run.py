@@ -120,7 +120,7 @@ def samples_command(count: int, seed: int, output: str) -> None:
     click.echo(f"wrote {path}")
 
 
-import commands  # noqa: E402  (sub-command groups live in commands/, one module per concern)
+import commands  # sub-command groups live in commands/, one module per concern
 
 commands.register(cli)
 

@@ -8,6 +8,7 @@ import pandas as pd
 from zenml import log_metadata, step
 
 from embedtune import logger, negatives, pairs, tracking
+from embedtune.catalog import with_prompts
 from embedtune.config import FilterConfig, GenerationConfig, ModelConfig, NegativesConfig
 from embedtune.frames import to_records
 from embedtune.generation import make_generator
@@ -52,6 +53,7 @@ def filter_pairs(
     """Drop unusable queries; every drop is counted by reason in the artifact's metadata."""
     kept, dropped = pairs.filter_pairs(to_records(synthetic_pairs), config)
     if config.round_trip_top_k:
+        model_config = with_prompts(model_config)  # the base model's query/document prefixes (catalog)
         model = load_embedder(model_config.base_model, model_config.max_seq_length, model_config.device)
         kept, failures = pairs.round_trip_filter(
             kept, to_records(chunks), model, config.round_trip_top_k,
@@ -78,6 +80,7 @@ def mine_negatives(
     filtered_pairs: pd.DataFrame, chunks: pd.DataFrame, config: NegativesConfig, model_config: ModelConfig
 ) -> Annotated[pd.DataFrame, "training_triplets"]:
     """Attach a corpus hard negative to each pair, with a false-negative guard."""
+    model_config = with_prompts(model_config)  # the base model's query/document prefixes (catalog)
     model = load_embedder(model_config.base_model, model_config.max_seq_length, model_config.device)
     rows, outcome = negatives.mine_negatives(
         to_records(filtered_pairs), to_records(chunks), model, config,
