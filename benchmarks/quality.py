@@ -34,7 +34,7 @@ SCIFACT = ROOT.parent / "shared" / "data" / "scifact-dev"
 WORK = ROOT / "outputs" / "quality"
 
 
-def run_config(args: argparse.Namespace, training: dict | None = None) -> dict:
+def run_config(args: argparse.Namespace, overrides: dict | None = None) -> dict:
     return {
         "extends": str(ROOT / "configs" / "default.yaml"),
         "model": {"name": "embedtune-scifact"},
@@ -44,7 +44,7 @@ def run_config(args: argparse.Namespace, training: dict | None = None) -> dict:
             "generation": {"backend": args.backend, "queries_per_chunk": args.queries_per_chunk,
                            "max_chunks": args.max_chunks, "seed": args.seed,
                            "corpus_description": "abstracts of biomedical research papers"},
-            "training": training or {},
+            **(overrides or {}),
         },
     }
 
@@ -82,12 +82,18 @@ def latest_run(pipeline_name: str) -> dict:
     return facts
 
 
+SPLIT_KEYS = {"test_fraction", "validation_fraction"}
+
+
 def parse_variant(text: str) -> dict:
-    values = {}
+    """'lr=5e-5,epochs=3,test_fraction=0.05' -> {"training": {...}, "split": {...}} overrides."""
+    overrides: dict = {"training": {}, "split": {}}
     for item in text.split(","):
         key, value = item.split("=")
-        values[key] = float(value) if key in ("lr", "learning_rate", "epochs") else int(value)
-    return {{"lr": "learning_rate"}.get(k, k): v for k, v in values.items()}
+        key = {"lr": "learning_rate"}.get(key, key)
+        number = int(value) if value.isdigit() and key not in ("epochs",) else float(value)
+        overrides["split" if key in SPLIT_KEYS else "training"][key] = number
+    return overrides
 
 
 def markdown(result: dict) -> str:
@@ -135,10 +141,10 @@ def main() -> None:
     # 2. Variants: same pairs, other training arguments.
     variants = {}
     for number, text in enumerate(args.variant, start=1):
-        training = parse_variant(text)
+        overrides = parse_variant(text)
         variant_dir = WORK / f"tuned-variant-{number}"
         seconds[f"variant {text}"] = timed([python, "run.py", "finetune", "--config",
-                                            str(write_config(f"variant-{number}", run_config(args, training))),
+                                            str(write_config(f"variant-{number}", run_config(args, overrides))),
                                             "--export-dir", str(variant_dir)])
         variants[text] = latest_run("embedtune_finetune")
         models.append(str(variant_dir))
