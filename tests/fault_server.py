@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.loopback import JSONHandler
+
 MARKER = re.compile(r"FAULT:([a-z0-9]+)")
 GOOD_ANSWER = '{"query": "how does %s work"}'
 
@@ -75,25 +77,13 @@ def _decide(spec: str, attempt: int) -> str:
     return spec
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     server: FaultServer  # type: ignore[assignment]
 
-    def log_message(self, *args: Any) -> None:  # keep test output clean
-        pass
-
-    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
 
     def _completion(self, model: str, content: Any, choices: bool = True) -> None:
         message = {"role": "assistant", "content": content}
-        self._json(
+        self.send_json(
             200,
             {
                 "id": "chatcmpl-fault",
@@ -106,7 +96,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         )
 
     def do_GET(self) -> None:  # /v1/models, as real servers have it
-        self._json(200, {"object": "list", "data": [{"id": "fault-model", "object": "model"}]})
+        self.send_json(200, {"object": "list", "data": [{"id": "fault-model", "object": "model"}]})
 
     def do_POST(self) -> None:
         state = self.server.state
@@ -131,16 +121,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(state.delay_seconds)
         model = str(body.get("model", "m"))
         if outcome == "over_limit":
-            self._json(503, {"error": {"message": "fault server request limit reached"}})
+            self.send_json(503, {"error": {"message": "fault server request limit reached"}})
         elif outcome.isdigit():
             status = int(outcome)
             headers = {"Retry-After": "0"} if status == 429 else {}
-            self._json(status, {"error": {"message": f"fault server says {status}", "type": "fault"}}, headers)
+            self.send_json(status, {"error": {"message": f"fault server says {status}", "type": "fault"}}, headers)
         elif outcome == "timeout":
             time.sleep(state.slow_seconds)
             self._completion(model, GOOD_ANSWER % "slow")
         elif outcome == "malformed":
-            self._json(200, b'{"id": "chatcmpl-fault", "choices": [{"message": ')
+            self.send_json(200, b'{"id": "chatcmpl-fault", "choices": [{"message": ')
         elif outcome == "empty":
             self._completion(model, "")
         elif outcome == "null":

@@ -15,6 +15,7 @@ import pytest
 
 from embedtune import compare
 from embedtune.api_embedders import ApiSettings, make_api_embedder
+from tests.loopback import JSONHandler
 
 SECRET = "sk-test-embeddings-do-not-log-41d2"
 QUERIES = {"q1": "how do pods share storage", "q2": "proof sourdough overnight", "q3": "pulsar radio beams"}
@@ -50,35 +51,22 @@ class _EmbeddingServer(http.server.ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/v1"
 
 
-class _EmbeddingHandler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
+class _EmbeddingHandler(JSONHandler):
     def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        body = self.read_json()
         server: _EmbeddingServer = self.server  # type: ignore[assignment]
         with server.lock:
             server.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
             first = len(server.requests) == 1
         if first and server.fail_first_with:
             status = server.fail_first_with
-            self._send(status, {"error": {"message": "try again", "type": "rate_limit"}}, {"Retry-After": "0"})
+            self.send_json(status, {"error": {"message": "try again", "type": "rate_limit"}}, {"Retry-After": "0"})
             return
         inputs = body["input"]
         data = [{"object": "embedding", "index": i, "embedding": bag_of_words(text)} for i, text in enumerate(inputs)]
         data.reverse()  # servers may answer out of order: `index` decides
         tokens = sum(len(text.split()) for text in inputs)
-        self._send(200, {"object": "list", "data": data, "model": body["model"],
+        self.send_json(200, {"object": "list", "data": data, "model": body["model"],
                          "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
 

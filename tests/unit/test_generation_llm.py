@@ -32,6 +32,7 @@ from embedtune.generation.llm import (
     parse_llm_output,
     query_schema,
 )
+from tests.loopback import JSONHandler
 
 CHUNKS = [
     {
@@ -331,31 +332,17 @@ class _ChatServer(http.server.ThreadingHTTPServer):
         self.lock = threading.Lock()
 
 
-class _ChatHandler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
+class _ChatHandler(JSONHandler):
     def do_POST(self):
-        length = int(self.headers.get("Content-Length", 0))
-        body = json.loads(self.rfile.read(length) or b"{}")
+        body = self.read_json()
         server: _ChatServer = self.server  # type: ignore[assignment]
         with server.lock:
             server.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
             first = len(server.requests) == 1
         if first:
-            self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"Retry-After": "0"})
+            self.send_json(429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"Retry-After": "0"})
             return
-        self._send(
+        self.send_json(
             200,
             {
                 "id": "chatcmpl-1",
