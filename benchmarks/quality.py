@@ -42,6 +42,7 @@ def run_config(args: argparse.Namespace, overrides: dict | None = None) -> dict:
             "ingest": {"corpus": str(SCIFACT / "corpus.jsonl"), "exclude": [], "sample_documents": args.sample_documents,
                        "seed": args.seed},
             "generation": {"backend": args.backend, "queries_per_chunk": args.queries_per_chunk,
+                           "query_styles": args.query_styles.split(","),
                            "max_chunks": args.max_chunks, "seed": args.seed,
                            "corpus_description": "abstracts of biomedical research papers"},
             **(overrides or {}),
@@ -121,6 +122,8 @@ def main() -> None:
     parser.add_argument("--sample-documents", type=int, default=200, help="Seeded sample of the 5,183 abstracts.")
     parser.add_argument("--max-chunks", type=int, default=200)
     parser.add_argument("--queries-per-chunk", type=int, default=2)
+    parser.add_argument("--query-styles", default="question,keyword",
+                        help="generation.query_styles, comma-separated: question, keyword, claim.")
     parser.add_argument("--backend", default="llamacpp")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--variant", action="append", default=[], help="Retrain with e.g. lr=5e-5,epochs=3.")

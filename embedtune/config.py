@@ -97,6 +97,10 @@ class LocalModelOptions(_Section):
 class GenerationConfig(_Section):
     backend: Literal["heuristic", "llamacpp", "openai", "vllm", "transformers"] = "heuristic"
     queries_per_chunk: int = Field(2, gt=0)
+    query_styles: list[Literal["question", "keyword", "claim"]] = Field(
+        ["question", "keyword"], min_length=1,
+        description="Styles taken in turn for the queries of a chunk; claim = a statement to find evidence for.",
+    )
     corpus_description: str = "technical documentation"
     llm_hard_negative: bool = Field(False, description="Also ask the LLM for a hard-negative query.")
     max_chunks: int | None = Field(None, gt=0, description="Seeded sample of chunks to generate for.")
@@ -112,6 +116,9 @@ class FilterConfig(_Section):
     max_query_chars: int = Field(300, gt=0)
     min_query_words: int = Field(2, ge=1)
     max_copied_words: int = Field(10, gt=0, description="Longest word run a query may copy from its passage.")
+    drop_source_mentions: bool = Field(
+        True, description="Drop queries that refer to 'the passage', 'this study' and the like (LLM artefacts)."
+    )
     near_duplicate_jaccard: float = Field(0.8, gt=0, le=1, description="Word-set similarity counted as duplicate.")
     round_trip_top_k: int | None = Field(
         None, gt=0, description="Keep a pair only if its chunk is in the base model's top-k for the query."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,17 @@ from embedtune.text import content_words, jaccard, longest_common_word_run, word
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-DROP_REASONS = ("parse_failure", "too_short", "too_long", "copies_passage", "duplicate", "near_duplicate", "round_trip")
+DROP_REASONS = (
+    "parse_failure", "too_short", "too_long", "copies_passage", "mentions_source", "duplicate", "near_duplicate",
+    "round_trip",
+)
+# A query that points at "the passage" or "this study" was written by someone looking at it: no searcher
+# knows which text they will get, so such a query teaches the model nothing about real searches.
+_MENTIONS_SOURCE = re.compile(
+    r"\b(?:the|this|above|given|following)\s+(?:passage|excerpt|snippet)s?\b"
+    r"|\b(?:this|the)\s+(?:study|paper|abstract|article)\b",
+    re.IGNORECASE,
+)
 
 
 def pair_id(chunk_id: str, query: str) -> str:
@@ -59,6 +70,8 @@ def _drop_reason(pair: dict[str, Any], config: FilterConfig) -> str | None:
         return "too_long"
     if longest_common_word_run(query, pair["positive"]) > config.max_copied_words:
         return "copies_passage"
+    if config.drop_source_mentions and _MENTIONS_SOURCE.search(query):
+        return "mentions_source"
     return None
 
 

@@ -17,7 +17,8 @@ from embedtune import EmbedtuneError
 if TYPE_CHECKING:
     from embedtune.config import GenerationConfig
 
-QUERY_STYLES = ("question", "keyword")
+QUERY_STYLES = ("question", "keyword", "claim")
+DEFAULT_STYLES = ("question", "keyword")
 
 
 @dataclass
@@ -36,9 +37,9 @@ class GeneratedQuery:
         return asdict(self)
 
 
-def style_for(index: int) -> str:
-    """Query styles alternate so the model sees both natural questions and keyword searches."""
-    return QUERY_STYLES[index % len(QUERY_STYLES)]
+def style_for(index: int, styles: Sequence[str] = DEFAULT_STYLES) -> str:
+    """Query `index` of a chunk: the configured styles in turn (default: question, keyword, question, ...)."""
+    return styles[index % len(styles)]
 
 
 class QueryGenerator(ABC):
@@ -49,7 +50,7 @@ class QueryGenerator(ABC):
 
     @abstractmethod
     def generate(self, chunks: Sequence[dict[str, Any]], queries_per_chunk: int) -> list[GeneratedQuery]:
-        """Return `queries_per_chunk` rows for every chunk, styles from `style_for(i)`."""
+        """Return `queries_per_chunk` rows for every chunk, styles from `style_for(i, config.query_styles)`."""
 
     def usage(self) -> dict[str, Any]:
         """Token/time accounting of the last `generate` call (backends fill what they know)."""

@@ -1,7 +1,8 @@
 """The no-LLM fallback generator: extractive pseudo-queries, instant and fully offline.
 
 A "keyword" query is the chunk's most distinctive terms (TF-IDF against the other chunks); a "question"
-is built from the chunk's heading or title plus distinctive terms of one of its sentences. It is a
+is built from the chunk's heading or title plus distinctive terms of one of its sentences; a "claim" is
+the content words of one sentence, in order (a telegraphic statement). It is a
 smoke-test and last-resort backend: an LLM backend writes far more realistic queries.
 """
 
@@ -29,6 +30,7 @@ class HeuristicGenerator(QueryGenerator):
 
     def __init__(self, config: GenerationConfig):
         self.seed = config.seed
+        self.styles = config.query_styles
 
     def generate(self, chunks: Sequence[dict[str, Any]], queries_per_chunk: int) -> list[GeneratedQuery]:
         document_frequency = Counter()
@@ -49,10 +51,13 @@ class HeuristicGenerator(QueryGenerator):
         for chunk in chunks:
             rng = random.Random(f"{self.seed}:{chunk['chunk_id']}")
             for index in range(queries_per_chunk):
-                style = style_for(index)
-                query = self._question(chunk, rng, distinctive) if style == "question" else " ".join(
-                    distinctive(chunk["text"], 4, rng)
-                )
+                style = style_for(index, self.styles)
+                if style == "question":
+                    query = self._question(chunk, rng, distinctive)
+                elif style == "claim":
+                    query = self._claim(chunk, rng)
+                else:
+                    query = " ".join(distinctive(chunk["text"], 4, rng))
                 rows.append(
                     GeneratedQuery(
                         chunk_id=chunk["chunk_id"],
@@ -73,6 +78,12 @@ class HeuristicGenerator(QueryGenerator):
         focus = distinctive(rng.choice(sentences), 3, rng) if sentences else []
         opener = rng.choice(_QUESTION_OPENERS)
         return f"{opener} {topic} {' '.join(focus)}".strip() + "?"
+
+
+    @staticmethod
+    def _claim(chunk: dict[str, Any], rng: random.Random, max_words: int = 8) -> str:
+        sentences = [s for s in _SENTENCE.split(chunk["text"]) if len(content_words(s)) >= 4]
+        return " ".join(content_words(rng.choice(sentences))[:max_words]) if sentences else ""
 
 
 @register_backend("heuristic")

@@ -50,6 +50,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from embedtune import EmbedtuneError, logger
 from embedtune.generation.base import (
+    DEFAULT_STYLES,
     GeneratedQuery,
     QueryGenerator,
     register_backend,
@@ -88,6 +89,11 @@ STYLE_INSTRUCTIONS = {
         "Write one short keyword search (3 to 6 words, no commas, no question mark, not a sentence), "
         "the way people type into a search box, for which this passage is the best result."
     ),
+    "claim": (
+        "Write one short factual claim (a declarative sentence, not a question) that this passage supports "
+        "or contradicts, the way someone checking a statement would search for the evidence. State it in "
+        "your own words, as a finding, without saying 'the study' or 'this passage'."
+    ),
 }
 
 VARIANT_HINT = " This is variant {n} of this style: focus on a different detail of the passage than the main topic."
@@ -120,16 +126,17 @@ def build_messages(
     corpus_description: str,
     hard_negative: bool = False,
     max_passage_chars: int = 4000,
+    styles: Sequence[str] = DEFAULT_STYLES,
 ) -> list[dict[str, str]]:
     """Chat messages for query `index` of `chunk`: shared system prompt, passage, then the style."""
-    style = style_for(index)
+    style = style_for(index, styles)
     text = " ".join(str(chunk.get("text") or "").split())
     if len(text) > max_passage_chars:
         text = text[:max_passage_chars].rsplit(" ", 1)[0] + " ..."
     title = " ".join(str(chunk.get("title") or "").split())
     passage = (f"Document: {title}\n" if title else "") + f"Passage:\n{text}"
     instruction = STYLE_INSTRUCTIONS[style]
-    rounds = index // len(STYLE_INSTRUCTIONS)
+    rounds = index // len(styles)
     if rounds:
         instruction += VARIANT_HINT.format(n=rounds + 1)
     return [
@@ -359,13 +366,14 @@ class DistilabelQueryGenerator(QueryGenerator):
                 rows.append(
                     {
                         "row_id": f"{chunk['chunk_id']}::{index}",
-                        "style": style_for(index),
+                        "style": style_for(index, self.config.query_styles),
                         "messages": build_messages(
                             chunk,
                             index,
                             self.config.corpus_description,
                             self.hard_negative,
                             self.max_passage_chars,
+                            self.config.query_styles,
                         ),
                     }
                 )

@@ -138,6 +138,18 @@ def test_prompt_reflects_style_and_corpus_description():
     assert third[-1]["content"] != question[-1]["content"] and "variant" in third[-1]["content"]
 
 
+def test_claim_style_asks_for_a_statement_and_is_used_for_every_query_when_alone():
+    claims = [build_messages(CHUNKS[0], i, "abstracts", styles=["claim"]) for i in range(2)]
+    assert all("claim" in m[-1]["content"].lower() and "not a question" in m[-1]["content"] for m in claims)
+    assert "variant" not in claims[0][-1]["content"] and "variant 2" in claims[1][-1]["content"]
+    rows = _fake_generator_with(GenerationConfig(query_styles=["claim", "question"])).build_rows(CHUNKS[:1], 3)
+    assert [row["style"] for row in rows] == ["claim", "question", "claim"]
+
+
+def _fake_generator_with(config: GenerationConfig) -> DistilabelQueryGenerator:
+    return DistilabelQueryGenerator(config, FakeLLM(), {"max_new_tokens": 32}, "fake:llm")
+
+
 def test_prompt_shares_prefix_across_chunks_and_styles():
     a0 = _prompt_text(build_messages(CHUNKS[0], 0, "docs"))
     a1 = _prompt_text(build_messages(CHUNKS[0], 1, "docs"))

@@ -5,6 +5,7 @@ from embedtune.config import FilterConfig, GenerationConfig, SplitConfig
 from embedtune.generation import GeneratedQuery, make_generator
 from embedtune.pairs import build_pairs, filter_pairs, pair_id
 from embedtune.split import split_by_document
+from embedtune.text import content_words
 
 PASSAGE = (
     "ZenML caches a step when its code, parameters and inputs are unchanged, so a second run of the same "
@@ -31,6 +32,7 @@ def test_every_filter_drops_for_its_reason_and_counts_it():
         "cache",  # too short
         "x " * 200,  # too long
         "caches a step when its code, parameters and inputs are unchanged, so a second run",  # copies passage
+        "Does the passage say which outputs are cached?",  # points at the text it was written from
         "How does step caching work",  # duplicate after normalisation
         "step caching work how does it?",  # near duplicate of the first (same words)
         "which artifacts are reused on a second run",  # kept
@@ -39,6 +41,17 @@ def test_every_filter_drops_for_its_reason_and_counts_it():
     assert [p["query"] for p in kept] == [queries[0], queries[-1]]
     assert dropped["parse_failure"] == dropped["too_short"] == dropped["too_long"] == 1
     assert dropped["copies_passage"] == dropped["duplicate"] == dropped["near_duplicate"] == 1
+    assert dropped["mentions_source"] == 1
+
+
+def test_source_mentions_are_dropped_only_when_asked_and_only_for_the_artefact_phrases():
+    artefacts = ["What does this study find about caching?", "caching in the above passage",
+                 "Does the paper support step caching?"]
+    searches = ["how to pass a study id to a step", "paper trail of artifact versions", "passage of time in schedules"]
+    kept, dropped = filter_pairs(build_pairs([generated(q) for q in artefacts + searches], CHUNKS), FilterConfig())
+    assert [p["query"] for p in kept] == searches and dropped["mentions_source"] == 3
+    kept, _ = filter_pairs(build_pairs([generated(q) for q in artefacts], CHUNKS), FilterConfig(drop_source_mentions=False))
+    assert len(kept) == 3
 
 
 def test_heuristic_generator_gives_the_requested_number_and_alternates_styles():
@@ -47,6 +60,23 @@ def test_heuristic_generator_gives_the_requested_number_and_alternates_styles():
     assert len(rows) == 12
     assert [r.style for r in rows[:4]] == ["question", "keyword", "question", "keyword"]
     assert all(r.query for r in rows)
+
+
+def test_heuristic_claims_are_in_order_content_words_of_one_sentence():
+    rows = make_generator(GenerationConfig(backend="heuristic", query_styles=["claim"])).generate(CHUNKS[:1], 2)
+    assert [r.style for r in rows] == ["claim", "claim"]
+    passage = content_words(CHUNKS[0]["text"])
+    for row in rows:
+        claim = row.query.split()
+        assert 2 <= len(claim) <= 8 and "?" not in row.query
+        runs = [passage[start : start + len(claim)] for start in range(len(passage))]
+        assert claim in runs  # a run of the passage's content words, in order
+
+
+def test_query_styles_must_be_known_and_not_empty():
+    for bad in ([], ["headline"]):
+        with pytest.raises(ValueError, match="query_styles"):
+            GenerationConfig(query_styles=bad)
 
 
 def test_vllm_without_its_package_is_a_clear_error_naming_the_fix():

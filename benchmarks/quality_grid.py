@@ -1,0 +1,258 @@
+"""Which data and training choices make tuning help on SciFact's human labels? A grid in one process.
+
+`quality.py` runs the whole pipeline once. This script takes the pairs such runs produced (exported from
+the ZenML store), or builds extractive pairs in-process for any number of abstracts, trains the default
+base model from scratch for every (pair set x training variant) and scores each result on the 809
+human-labelled SciFact claims over all 5,183 abstracts. To keep the choice honest, the variants are
+ranked on one half of the claims (even positions in id order, "select") and the gains are also reported
+on the other half ("report"), which took no part in the choice.
+
+    # the pairs of a pipeline run (its training_triplets artifact), from the local ZenML store
+    python benchmarks/quality_grid.py export --run <run id> --out outputs/quality/pairs-llm.jsonl
+    # the grid: a GPU makes it minutes; on 2 CPU cores allow ~5 min per variant on 400 pairs
+    python benchmarks/quality_grid.py grid --pairs llm=outputs/quality/pairs-llm.jsonl \\
+        --extractive claim:5183:1 --variant lr=2e-5,epochs=2 --variant lr=5e-5,epochs=1,negatives=0
+
+Extractive sets are `STYLES:DOCUMENTS:QUERIES_PER_CHUNK`, e.g. `claim:5183:1` or `question+keyword:400:2`
+(the heuristic backend: no LLM). Variant keys are TrainingConfig fields (`lr` = learning_rate,
+`negatives` = use_negatives) plus `validation` (the fraction of documents held out to pick the best
+checkpoint; 0 trains to the end).
+
+Workflow:
+1. Load SciFact (corpus, claims, qrels), chunk the corpus as the pipeline does, read or build pair sets
+   (extractive ones get negatives mined by the base model, like `mine_negatives`).
+2. For each pair set x variant: split by document, train from the base model with `train_embedder`.
+3. Encode claims and corpus once per model; per-claim metrics; gains vs base with paired bootstrap CIs.
+4. Write benchmarks/results/quality-grid-<date>.{json,md} (or --output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+SCIFACT = ROOT.parent / "shared" / "data" / "scifact-dev"
+BASE_MODEL = "all-MiniLM-L6-v2"
+PAIR_KEYS = ("id", "doc_id", "query", "positive", "positive_id", "negative")
+
+
+def export_pairs(run_id: str, out: Path) -> int:
+    """Write the training_triplets of a pipeline run as JSONL (one pair per line)."""
+    from zenml.client import Client
+
+    run = Client().get_pipeline_run(run_id)
+    output = run.steps["mine_negatives"].outputs["training_triplets"]
+    frame = (output[0] if isinstance(output, list) else output).load()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = frame.to_dict(orient="records")
+    with out.open("w") as handle:
+        for row in rows:
+            handle.write(json.dumps({key: row.get(key) for key in PAIR_KEYS}) + "\n")
+    return len(rows)
+
+
+def scifact_chunks(corpus_path: Path) -> list[dict[str, Any]]:
+    from embedtune import chunking, ingest
+    from embedtune.config import ChunkingConfig, IngestConfig
+    from embedtune.models import load_tokenizer
+
+    documents = ingest.load_documents(IngestConfig(corpus=str(corpus_path), exclude=[])).documents
+    return chunking.chunk_documents(documents, load_tokenizer(BASE_MODEL), ChunkingConfig())
+
+
+def extractive_pairs(spec: str, chunks: list[dict[str, Any]], model, seed: int) -> list[dict[str, Any]]:
+    """Heuristic-backend pairs for a seeded sample of documents, filtered and with mined negatives."""
+    import random
+
+    from embedtune.config import FilterConfig, GenerationConfig, NegativesConfig
+    from embedtune.generation import make_generator
+    from embedtune.negatives import mine_negatives
+    from embedtune.pairs import build_pairs, filter_pairs
+
+    styles, documents, per_chunk = spec.split(":")
+    doc_ids = sorted({chunk["doc_id"] for chunk in chunks})
+    chosen = set(random.Random(seed).sample(doc_ids, min(int(documents), len(doc_ids))))
+    rows = [chunk for chunk in chunks if chunk["doc_id"] in chosen]
+    generator = make_generator(GenerationConfig(backend="heuristic", query_styles=styles.split("+"), seed=seed))
+    kept, _ = filter_pairs(build_pairs(generator.generate(rows, int(per_chunk)), rows), FilterConfig())
+    mined, _ = mine_negatives(kept, chunks, model, NegativesConfig())
+    return [{key: pair.get(key) for key in PAIR_KEYS} for pair in mined]
+
+
+def parse_variant(text: str) -> tuple[dict[str, Any], float]:
+    """'lr=5e-5,epochs=1,negatives=0,validation=0' -> (TrainingConfig overrides, validation fraction)."""
+    overrides: dict[str, Any] = {}
+    validation = 0.1
+    for item in filter(None, text.split(",")):
+        key, value = item.split("=")
+        if key == "validation":
+            validation = float(value)
+            continue
+        key = {"lr": "learning_rate", "negatives": "use_negatives", "batch": "batch_size"}.get(key, key)
+        overrides[key] = bool(int(value)) if key == "use_negatives" else float(value) if "." in value or "e" in value \
+            else int(value)
+    return overrides, validation
+
+
+def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any, dict[str, Any]]:
+    from embedtune.config import ModelConfig, SplitConfig, TrainingConfig
+    from embedtune.models import load_embedder
+    from embedtune.split import split_by_document
+    from embedtune.training import train_embedder
+
+    overrides, validation_fraction = parse_variant(text)
+    config = TrainingConfig(**{"epochs": 2, "batch_size": 32, "seed": seed, **overrides})
+    split = SplitConfig(validation_fraction=validation_fraction, test_fraction=0.01, seed=seed)
+    train, validation, test = split_by_document(pairs, split)
+    train += test  # no synthetic test set here: the human claims are the test
+    pool = {chunk["chunk_id"]: chunk for chunk in chunks}
+    for pair in validation:  # exported pairs' positives are chunks of the same corpus; make sure
+        pool.setdefault(pair["positive_id"], {"chunk_id": pair["positive_id"], "text": pair["positive"]})
+    model_config = ModelConfig(base_model=BASE_MODEL, device=device)
+    model = load_embedder(BASE_MODEL, model_config.max_seq_length, device)
+    result = train_embedder(model, train, validation, list(pool.values()), model_config, config)
+    return result.model, {key: result.metrics.get(key) for key in (
+        "train_pairs", "validation_pairs", "train_seconds", "global_steps", "best_checkpoint", "device", "precision")}
+
+
+def per_claim_metrics(model, claims: dict[str, str], corpus: dict[str, str], qrels, batch_size: int):
+    from embedtune.metrics import RANK_DEPTH, per_query_metrics
+    from embedtune.retrieval import encode, top_k
+
+    query_ids, corpus_ids = sorted(claims), list(corpus)
+    queries = encode(model, [claims[q] for q in query_ids], batch_size=batch_size)
+    documents = encode(model, [corpus[c] for c in corpus_ids], batch_size=batch_size)
+    indices, _ = top_k(queries, documents, RANK_DEPTH)
+    rankings = {qid: [corpus_ids[i] for i in row] for qid, row in zip(query_ids, indices)}
+    return per_query_metrics(rankings, qrels)  # arrays in sorted query-id order
+
+
+def summarise(base: dict[str, np.ndarray], tuned: dict[str, np.ndarray], seed: int) -> dict[str, Any]:
+    from embedtune.metrics import paired_bootstrap_ci
+
+    n = len(base["ndcg@10"])
+    halves = {"all": np.arange(n), "select": np.arange(0, n, 2), "report": np.arange(1, n, 2)}
+    summary: dict[str, Any] = {}
+    for half, index in halves.items():
+        summary[half] = {metric: float(tuned[metric][index].mean()) for metric in ("ndcg@10", "mrr@10", "recall@10")}
+        summary[half]["gain"] = paired_bootstrap_ci(base["ndcg@10"][index], tuned["ndcg@10"][index], 1000, seed)
+    return summary
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [f"# SciFact training-choice grid, {result['date']}", "", f"Command: `{result['command']}`", "",
+             (f"Machine: {result['machine']}. Claims: {result['n_claims']} (select = even positions, report = odd); "
+             f"corpus: {result['n_corpus']} abstracts. Base NDCG@10: all {result['base']['all']['ndcg@10']:.4f}, "
+             f"select {result['base']['select']['ndcg@10']:.4f}, report {result['base']['report']['ndcg@10']:.4f}."), "",
+             "| pairs | variant | train pairs | NDCG@10 all | gain all [95% CI] | gain select | gain report [95% CI] | train s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in result["rows"]:
+        s = row["scores"]
+
+        def ci(gain):
+            return f"{gain['gain']:+.4f} [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}]"
+
+        lines.append(f"| {row['pairs']} | {row['variant'] or 'default'} | {row['training']['train_pairs']} | "
+                     f"{s['all']['ndcg@10']:.4f} | {ci(s['all']['gain'])} | {s['select']['gain']['gain']:+.4f} | "
+                     f"{ci(s['report']['gain'])} | {row['training']['train_seconds']} |")
+    best = max(result["rows"], key=lambda row: row["scores"]["select"]["gain"]["gain"], default=None)
+    if best:
+        lines += ["", (f"Best on the select half: {best['pairs']} / {best['variant'] or 'default'}; on the report half "
+                  f"its gain is {best['scores']['report']['gain']['gain']:+.4f} "
+                  f"[{best['scores']['report']['gain']['ci_low']:+.4f}, {best['scores']['report']['gain']['ci_high']:+.4f}].")]
+    return "\n".join(lines) + "\n"
+
+
+def machine(hardware: dict[str, Any]) -> str:
+    if "gpu" in hardware:
+        return f"{hardware['gpu']} (torch {hardware['torch']}, CUDA {hardware['cuda']})"
+    return f"{hardware['cpu_count']} CPUs, torch {hardware['torch']} ({hardware['platform']})"
+
+
+def run_grid(args: argparse.Namespace) -> dict[str, Any]:
+    from embedtune.devices import hardware_summary, release_memory, select_device
+    from embedtune.evaluation import load_beir
+    from embedtune.models import load_embedder
+
+    started = time.perf_counter()
+    device = select_device(args.device)
+    # 1. Data.
+    claims, corpus, qrels = load_beir(args.scifact, split="train")
+    chunks = scifact_chunks(Path(args.scifact) / "corpus.jsonl")
+    base = load_embedder(BASE_MODEL, 256, device)
+    pair_sets: dict[str, list[dict[str, Any]]] = {}
+    for spec in args.pairs:
+        name, path = spec.split("=", 1)
+        pair_sets[name] = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    for spec in args.extractive:
+        pair_sets[f"extractive {spec}"] = extractive_pairs(spec, chunks, base, args.seed)
+    base_metrics = per_claim_metrics(base, claims, corpus, qrels, args.batch_size)
+    del base
+    release_memory(device)
+    result: dict[str, Any] = {
+        "date": dt.date.today().isoformat(), "command": " ".join(["python", *sys.argv]),
+        "machine": machine(hardware_summary(device)), "n_claims": len(claims),
+        "n_corpus": len(corpus), "base": summarise(base_metrics, base_metrics, args.seed),
+        "pair_sets": {name: len(rows) for name, rows in pair_sets.items()}, "rows": [],
+    }
+    # 2-3. Train and score every combination.
+    for name, pairs in pair_sets.items():
+        for variant in args.variant or [""]:
+            model, training = train_variant(pairs, chunks, variant, device, args.seed)
+            scores = summarise(base_metrics, per_claim_metrics(model, claims, corpus, qrels, args.batch_size), args.seed)
+            del model
+            release_memory(device)
+            row = {"pairs": name, "variant": variant, "training": training, "scores": scores}
+            result["rows"].append(row)
+            print(json.dumps({"pairs": name, "variant": variant, "train_pairs": training["train_pairs"],
+                              "ndcg_all": round(scores["all"]["ndcg@10"], 4),
+                              "gain_all": {k: round(v, 4) for k, v in scores["all"]["gain"].items()}}), flush=True)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    export = commands.add_parser("export", help="Write a pipeline run's training_triplets as JSONL.")
+    export.add_argument("--run", required=True, help="Pipeline run id (a run of a pipeline with mine_negatives).")
+    export.add_argument("--out", required=True, type=Path)
+    grid = commands.add_parser("grid", help="Train and score every pair set x variant.")
+    grid.add_argument("--pairs", action="append", default=[], help="NAME=pairs.jsonl (from `export`).")
+    grid.add_argument("--extractive", action="append", default=[], help="STYLES:DOCUMENTS:QUERIES_PER_CHUNK")
+    grid.add_argument("--variant", action="append", default=[], help="e.g. lr=5e-5,epochs=1,negatives=0")
+    grid.add_argument("--scifact", default=str(SCIFACT))
+    grid.add_argument("--device", default="auto")
+    grid.add_argument("--batch-size", type=int, default=128)
+    grid.add_argument("--seed", type=int, default=42)
+    grid.add_argument("--output", type=Path, help="Default: benchmarks/results/quality-grid-<date>.json")
+    args = parser.parse_args()
+    if args.command == "export":
+        print(f"wrote {export_pairs(args.run, args.out)} pairs to {args.out}")
+        return
+    if not (Path(args.scifact) / "corpus.jsonl").is_file():
+        sys.exit(f"quality_grid: {args.scifact} has no corpus.jsonl (the grid reads ../shared/data/scifact-dev)")
+    if not args.pairs and not args.extractive:
+        sys.exit("quality_grid: give at least one --pairs NAME=file.jsonl or --extractive STYLES:DOCS:PER_CHUNK")
+    result = run_grid(args)
+    output = args.output or ROOT / "benchmarks" / "results" / f"quality-grid-{result['date']}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    output.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
