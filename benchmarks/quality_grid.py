@@ -181,7 +181,14 @@ def machine(hardware: dict[str, Any]) -> str:
     return f"{hardware['cpu_count']} CPUs, torch {hardware['torch']} ({hardware['platform']})"
 
 
-def run_grid(args: argparse.Namespace) -> dict[str, Any]:
+def save(result: dict[str, Any], output: Path) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    output.with_suffix(".md").write_text(markdown(result))
+
+
+def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
+    """Results are saved after every trained model, so a grid cut short keeps what it finished."""
     from embedtune.devices import hardware_summary, release_memory, select_device
     from embedtune.evaluation import load_beir
     from embedtune.models import load_embedder
@@ -216,6 +223,8 @@ def run_grid(args: argparse.Namespace) -> dict[str, Any]:
             release_memory(device)
             row = {"pairs": name, "variant": variant, "training": training, "scores": scores}
             result["rows"].append(row)
+            result["seconds"] = round(time.perf_counter() - started, 1)
+            save(result, output)
             print(json.dumps({"pairs": name, "variant": variant, "train_pairs": training["train_pairs"],
                               "ndcg_all": round(scores["all"]["ndcg@10"], 4),
                               "gain_all": {k: round(v, 4) for k, v in scores["all"]["gain"].items()}}), flush=True)
@@ -246,11 +255,9 @@ def main() -> None:
         sys.exit(f"quality_grid: {args.scifact} has no corpus.jsonl (the grid reads ../shared/data/scifact-dev)")
     if not args.pairs and not args.extractive:
         sys.exit("quality_grid: give at least one --pairs NAME=file.jsonl or --extractive STYLES:DOCS:PER_CHUNK")
-    result = run_grid(args)
-    output = args.output or ROOT / "benchmarks" / "results" / f"quality-grid-{result['date']}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2) + "\n")
-    output.with_suffix(".md").write_text(markdown(result))
+    output = args.output or ROOT / "benchmarks" / "results" / f"quality-grid-{dt.date.today().isoformat()}.json"
+    result = run_grid(args, output)
+    save(result, output)
     print(markdown(result))
 
 

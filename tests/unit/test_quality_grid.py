@@ -1,0 +1,48 @@
+"""benchmarks/quality_grid.py: its variant syntax and the select/report halves that keep the choice honest."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embedtune.config import TrainingConfig
+
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "quality_grid.py"
+_spec = importlib.util.spec_from_file_location("quality_grid", _PATH)
+grid = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(grid)
+
+
+def test_variant_text_maps_to_training_config_fields_and_a_validation_fraction():
+    overrides, validation = grid.parse_variant("lr=5e-5,epochs=1,negatives=0,batch=64,validation=0")
+    assert overrides == {"learning_rate": 5e-5, "epochs": 1, "use_negatives": False, "batch_size": 64}
+    assert validation == 0.0
+    assert TrainingConfig(**overrides).learning_rate == 5e-5
+    assert grid.parse_variant("") == ({}, 0.1)
+
+
+def test_select_and_report_halves_partition_the_claims_and_gains_are_per_half():
+    base = {m: np.zeros(10) for m in ("ndcg@10", "mrr@10", "recall@10")}
+    tuned = {m: np.array([1.0, 0.0] * 5) for m in base}  # gains only on even positions (the select half)
+    summary = grid.summarise(base, tuned, seed=1)
+    assert summary["select"]["gain"]["gain"] == pytest.approx(1.0)
+    assert summary["report"]["gain"]["gain"] == pytest.approx(0.0)
+    assert summary["all"]["gain"]["gain"] == pytest.approx(0.5)
+    assert summary["all"]["ndcg@10"] == pytest.approx(0.5)
+
+
+def test_markdown_names_the_best_variant_on_the_select_half_and_its_report_gain():
+    def row(name, select, report):
+        gain = {"gain": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+        scores = {"all": {"ndcg@10": 0.6, "gain": gain}, "select": {"gain": dict(gain, gain=select)},
+                  "report": {"gain": dict(gain, gain=report)}}
+        return {"pairs": name, "variant": "", "training": {"train_pairs": 3, "train_seconds": 1}, "scores": scores}
+
+    result = {"date": "d", "command": "c", "machine": "m", "n_claims": 10, "n_corpus": 5,
+              "base": {h: {"ndcg@10": 0.6} for h in ("all", "select", "report")},
+              "rows": [row("a", 0.01, 0.02), row("b", 0.03, -0.01)]}
+    text = grid.markdown(result)
+    assert "Best on the select half: b / default" in text and "-0.0100" in text.splitlines()[-1]
