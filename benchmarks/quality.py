@@ -126,6 +126,7 @@ def main() -> None:
                         help="generation.query_styles, comma-separated: question, keyword, claim.")
     parser.add_argument("--backend", default="llamacpp")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--tag", default="", help="Results go to quality-<date>[-<tag>].{json,md}.")
     parser.add_argument("--variant", action="append", default=[], help="Retrain with e.g. lr=5e-5,epochs=3.")
     args = parser.parse_args()
     if not (SCIFACT / "corpus.jsonl").is_file():
@@ -167,8 +168,9 @@ def main() -> None:
         "benchmark": {key: benchmark[key] for key in ("n_queries", "n_corpus", "models", "gains")},
     }
     out = ROOT / "benchmarks" / "results"
-    (out / f"quality-{date}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / f"quality-{date}.md").write_text(markdown(result))
+    stem = f"quality-{date}" + (f"-{args.tag}" if args.tag else "")
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / f"{stem}.md").write_text(markdown(result))
     print(markdown(result))
 
 

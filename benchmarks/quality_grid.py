@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import sys
 import time
@@ -59,8 +60,13 @@ def export_pairs(run_id: str, out: Path) -> int:
     rows = frame.to_dict(orient="records")
     with out.open("w") as handle:
         for row in rows:
-            handle.write(json.dumps({key: row.get(key) for key in PAIR_KEYS}) + "\n")
+            handle.write(json.dumps(clean_pair(row)) + "\n")
     return len(rows)
+
+
+def clean_pair(row: dict[str, Any]) -> dict[str, Any]:
+    """The pair keys only; pandas' NaN for a missing negative becomes None."""
+    return {key: None if isinstance(row.get(key), float) and math.isnan(row[key]) else row.get(key) for key in PAIR_KEYS}
 
 
 def scifact_chunks(corpus_path: Path) -> list[dict[str, Any]]:
@@ -114,6 +120,8 @@ def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any
 
     overrides, validation_fraction = parse_variant(text)
     config = TrainingConfig(**{"epochs": 2, "batch_size": 32, "seed": seed, **overrides})
+    if device.startswith("cuda"):  # same loss, one pass per batch: GradCache chunking only saves memory
+        config = config.model_copy(update={"mini_batch_size": config.batch_size})
     split = SplitConfig(validation_fraction=validation_fraction, test_fraction=0.01, seed=seed)
     train, validation, test = split_by_document(pairs, split)
     train += test  # no synthetic test set here: the human claims are the test
@@ -202,7 +210,7 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     pair_sets: dict[str, list[dict[str, Any]]] = {}
     for spec in args.pairs:
         name, path = spec.split("=", 1)
-        pair_sets[name] = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+        pair_sets[name] = [clean_pair(json.loads(line)) for line in Path(path).read_text().splitlines() if line.strip()]
     for spec in args.extractive:
         pair_sets[f"extractive {spec}"] = extractive_pairs(spec, chunks, base, args.seed)
     base_metrics = per_claim_metrics(base, claims, corpus, qrels, args.batch_size)
