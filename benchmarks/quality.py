@@ -126,6 +126,7 @@ def main() -> None:
                         help="generation.query_styles, comma-separated: question, keyword, claim.")
     parser.add_argument("--backend", default="llamacpp")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-cache", action="store_true", help="Re-run every step (fresh stage timings).")
     parser.add_argument("--tag", default="", help="Results go to quality-<date>[-<tag>].{json,md}.")
     parser.add_argument("--variant", action="append", default=[], help="Retrain with e.g. lr=5e-5,epochs=3.")
     args = parser.parse_args()
@@ -134,11 +135,12 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     python = sys.executable
+    no_cache = ["--no-cache"] if args.no_cache else []
     seconds: dict = {}
     # 1. The real pipeline on the sample.
     tuned_dir = WORK / "tuned"
     seconds["pipeline"] = timed([python, "run.py", "run", "--config", str(write_config("run", run_config(args))),
-                                 "--export-dir", str(tuned_dir)])
+                                 "--export-dir", str(tuned_dir), *no_cache])
     run_facts = latest_run("embedtune_end_to_end")
     models, labels = ["all-MiniLM-L6-v2", str(tuned_dir)], {"all-MiniLM-L6-v2": "base all-MiniLM-L6-v2"}
     labels[str(tuned_dir)] = "tuned (default training)"
@@ -149,13 +151,13 @@ def main() -> None:
         variant_dir = WORK / f"tuned-variant-{number}"
         seconds[f"variant {text}"] = timed([python, "run.py", "finetune", "--config",
                                             str(write_config(f"variant-{number}", run_config(args, overrides))),
-                                            "--export-dir", str(variant_dir)])
+                                            "--export-dir", str(variant_dir), *no_cache])
         variants[text] = latest_run("embedtune_finetune")
         models.append(str(variant_dir))
         labels[str(variant_dir)] = f"tuned ({text})"
     # 3. Human labels: the 809 SciFact claims, every abstract a candidate.
     report_path = WORK / "scifact-report.json"
-    evaluate = [python, "run.py", "evaluate", "--benchmark", str(SCIFACT), "--split", "train", "--output", str(report_path)]
+    evaluate = [python, "run.py", "evaluate", "--benchmark", str(SCIFACT), "--split", "train", "--output", str(report_path), *no_cache]
     for model in models:
         evaluate += ["--model", model]
     seconds["evaluate"] = timed(evaluate)

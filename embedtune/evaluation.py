@@ -7,6 +7,7 @@ paired bootstrap 95% CI over queries.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,22 @@ from embedtune.retrieval import encode, normalise, top_k
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+
+def inputs_fingerprint(paths: Sequence[str]) -> str:
+    """Hash of every local file under `paths` (path, size, modification time); a hub id counts as itself.
+    ZenML caches a step on its parameters, and a model re-exported to the same directory keeps its path:
+    this is what makes the evaluation cache miss when a model or the benchmark changes."""
+    digest = hashlib.sha256()
+    for name in paths:
+        root = Path(name).expanduser()
+        digest.update(f"{name}\x1e".encode("utf-8", "surrogateescape"))
+        files = sorted(root.rglob("*")) if root.is_dir() else [root] if root.is_file() else []
+        for path in files:
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"{path}\x1f{stat.st_size}\x1f{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()[:16]
 
 
 def pairs_to_benchmark(

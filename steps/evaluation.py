@@ -111,8 +111,10 @@ def evaluate_benchmark(
     split: str,
     model_config: ModelConfig,
     config: EvaluationConfig,
+    inputs_fingerprint: str = "",
 ) -> Annotated[dict[str, Any], "benchmark_report"]:
-    """Any models on a BEIR folder (human relevance labels); gains are vs the first model."""
+    """Any models on a BEIR folder (human relevance labels); gains are vs the first model.
+    `inputs_fingerprint` (embedtune.evaluation.inputs_fingerprint) is only there for the cache key."""
     queries, corpus, qrels = evaluation.load_beir(benchmark_dir, split)
     loaded = {name: load_embedder(name, model_config.max_seq_length, model_config.device) for name in models}
     result = evaluation.evaluate_models(

@@ -148,6 +148,14 @@ def test_evaluate_pipeline_on_a_beir_folder(zenml_repository, tmp_path, tiny_mod
     report = output(Client().get_pipeline_run(run.id), "evaluate_benchmark", "benchmark_report").load()
     assert report["n_queries"] == 10 and report["n_corpus"] == 20
     assert 0.0 <= report["models"][tiny_model_dir]["64"]["ndcg@10"] <= 1.0
+    # the same paths with changed contents: the step runs again instead of serving the cached report
+    (folder / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t1\n" for i in range(4)), encoding="utf-8"
+    )
+    again = Client().get_pipeline_run(evaluate_benchmark_pipeline(
+        config=parse_parameters({}), models=[tiny_model_dir], benchmark_dir=str(folder), split="test"
+    ).id)
+    assert output(again, "evaluate_benchmark", "benchmark_report").load()["n_queries"] == 4
 
 
 def test_a_new_version_replaces_production_only_if_it_beats_it(zenml_repository, tmp_path, tiny_model_dir):

@@ -69,3 +69,17 @@ def test_metrics_agree_with_sentence_transformers_evaluator(tiny_model_dir):
     assert ours["mrr@10"] == pytest.approx(theirs["cosine_mrr@10"], abs=1e-6)
     assert ours["recall@5"] == pytest.approx(theirs["cosine_recall@5"], abs=1e-6)
     assert ours["map@100"] == pytest.approx(theirs["cosine_map@100"], abs=1e-6)
+
+
+def test_inputs_fingerprint_changes_with_a_file_under_a_path_and_only_then(tmp_path):
+    from embedtune.evaluation import inputs_fingerprint
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(b"1234")
+    paths = [str(model), "sentence-transformers/all-MiniLM-L6-v2"]  # a hub id counts as its name
+    first = inputs_fingerprint(paths)
+    assert inputs_fingerprint(paths) == first
+    (model / "weights.bin").write_bytes(b"123456")  # re-exported to the same directory
+    assert inputs_fingerprint(paths) != first
+    assert inputs_fingerprint(paths[:1]) != inputs_fingerprint(paths)
