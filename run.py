@@ -60,8 +60,8 @@ def _run_training_pipeline(
     parameters = {"config": config}
     if name != "finetune":
         parameters["corpus_fingerprint"] = corpus_fingerprint(config.ingest)
-    with support.options_file(options) as options_path:
-        run = pipeline.with_options(config_path=options_path, **({"enable_cache": False} if no_cache else {}))(**parameters)
+    with support.options_file(options, no_cache) as options_path:
+        run = pipeline.with_options(config_path=options_path)(**parameters)
     support.summarise_training_run(run, export_dir)
 
 
@@ -103,10 +103,8 @@ def evaluate_command(models: tuple[str, ...], benchmark: str, split: str, output
 
     config, options = support.prepare(config_path, None, needs_corpus=False)
     resolved = support.check_benchmark_inputs(list(models), benchmark, split)
-    with support.options_file(options) as options_path:
-        run = pipelines.evaluate_benchmark_pipeline.with_options(
-            config_path=options_path, **({"enable_cache": False} if no_cache else {})
-        )(config=config, models=resolved, benchmark_dir=str(Path(benchmark).resolve()), split=split)
+    with support.options_file(options, no_cache) as options_path:
+        run = pipelines.evaluate_benchmark_pipeline.with_options(config_path=options_path)(config=config, models=resolved, benchmark_dir=str(Path(benchmark).resolve()), split=split)
     support.summarise_benchmark_run(run, output)
 
 

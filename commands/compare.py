@@ -47,8 +47,8 @@ def compare(models, benchmark, split, max_queries, max_corpus, rule, tolerance, 
     candidates = leaderboard_logic.check_inputs(list(models), benchmark, split)
     from pipelines.compare import compare_models
 
-    with support.options_file(options) as options_path:
-        run = compare_models.with_options(config_path=options_path, **({"enable_cache": False} if no_cache else {}))(
+    with support.options_file(options, no_cache) as options_path:
+        run = compare_models.with_options(config_path=options_path)(
             config=config, models=candidates, benchmark_dir=str(Path(benchmark).resolve()) if benchmark else "",
             split=split,
         )

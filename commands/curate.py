@@ -58,10 +58,8 @@ def push(config_path: str, corpus: str | None, no_cache: bool, latest: bool) -> 
     else:
         pipeline = pipelines.generate_data
         parameters["corpus_fingerprint"] = corpus_fingerprint(config.ingest)
-    with support.options_file(options) as options_path:
-        run = pipeline.with_options(config_path=options_path, **({"enable_cache": False} if no_cache else {}))(
-            **parameters
-        )
+    with support.options_file(options, no_cache) as options_path:
+        run = pipeline.with_options(config_path=options_path)(**parameters)
     _summarise_push(run)
 
 

@@ -122,8 +122,11 @@ def check_benchmark_inputs(models: list[str], benchmark: str, split: str) -> lis
 
 
 @contextlib.contextmanager
-def options_file(options: dict[str, Any]) -> Iterator[str]:
-    """ZenML options (model, settings, schedule ...) as a temporary run-config file for with_options."""
+def options_file(options: dict[str, Any], no_cache: bool = False) -> Iterator[str]:
+    """ZenML options (model, settings, schedule ...) as a temporary run-config file for with_options.
+    `no_cache` goes into the file: a run config's `enable_cache: true` beats with_options(enable_cache=False)."""
+    if no_cache:
+        options = {**options, "enable_cache": False}
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(options, handle)
     try:

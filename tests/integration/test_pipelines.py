@@ -127,9 +127,7 @@ def test_generate_then_finetune_pipelines(zenml_repository, tmp_path, tiny_model
     assert tuned.steps["split_by_document"].inputs["training_triplets"][0].id == triplets.id
 
 
-def test_evaluate_pipeline_on_a_beir_folder(zenml_repository, tmp_path, tiny_model_dir):
-    from pipelines import evaluate_benchmark_pipeline
-
+def _beir_folder(tmp_path):
     folder = tmp_path / "beir"
     (folder / "qrels").mkdir(parents=True)
     docs = {f"d{i}": f"passage {i} about subject {i % 5}" for i in range(20)}
@@ -142,6 +140,29 @@ def test_evaluate_pipeline_on_a_beir_folder(zenml_repository, tmp_path, tiny_mod
     (folder / "qrels" / "test.tsv").write_text(
         "query-id\tcorpus-id\tscore\r\n" + "".join(f"q{i}\td{i}\t1\r\n" for i in range(10)), encoding="utf-8"
     )
+    return folder
+
+
+def test_no_cache_beats_a_run_config_that_enables_the_cache(zenml_repository, tmp_path, tiny_model_dir):
+    from zenml.enums import ExecutionStatus
+
+    from embedtune.cli_support import options_file
+    from pipelines import evaluate_benchmark_pipeline
+
+    folder = _beir_folder(tmp_path)
+    arguments = {"config": parse_parameters({}), "models": [tiny_model_dir], "benchmark_dir": str(folder), "split": "test"}
+    statuses = []
+    for no_cache in (False, False, True):
+        with options_file({"enable_cache": True}, no_cache) as path:
+            run = Client().get_pipeline_run(evaluate_benchmark_pipeline.with_options(config_path=path)(**arguments).id)
+        statuses.append(run.steps["evaluate_benchmark"].status)
+    assert statuses == [ExecutionStatus.COMPLETED, ExecutionStatus.CACHED, ExecutionStatus.COMPLETED]
+
+
+def test_evaluate_pipeline_on_a_beir_folder(zenml_repository, tmp_path, tiny_model_dir):
+    from pipelines import evaluate_benchmark_pipeline
+
+    folder = _beir_folder(tmp_path)
     run = evaluate_benchmark_pipeline(
         config=parse_parameters({}), models=[tiny_model_dir], benchmark_dir=str(folder), split="test"
     )
