@@ -79,7 +79,6 @@ class HeuristicGenerator(QueryGenerator):
         opener = rng.choice(_QUESTION_OPENERS)
         return f"{opener} {topic} {' '.join(focus)}".strip() + "?"
 
-
     @staticmethod
     def _claim(chunk: dict[str, Any], rng: random.Random, max_words: int = 8) -> str:
         sentences = [s for s in _SENTENCE.split(chunk["text"]) if len(content_words(s)) >= 4]
