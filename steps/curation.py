@@ -4,23 +4,15 @@ Never cached, even under a run config's `enable_cache: true` (which overrides a 
 Argilla's state changes outside ZenML (new reviews, a fresh server), so the cache key includes a fresh value.
 """
 
-import uuid
 from typing import Annotated, Any
 
 import pandas as pd
 from zenml import log_metadata, step
-from zenml.config.cache_policy import CachePolicy
 
 from embedtune import argilla_client
 from embedtune.config import CurationConfig, ModelConfig
 from embedtune.frames import to_records
-
-
-def fresh_cache_key() -> str:
-    return uuid.uuid4().hex
-
-
-NEVER_CACHED = CachePolicy(cache_func=fresh_cache_key)
+from steps.caching import NEVER_CACHED
 
 
 @step(enable_cache=False, cache_policy=NEVER_CACHED)

@@ -11,6 +11,7 @@ from embedtune import evaluation, promotion, report, tracking
 from embedtune.config import EvaluationConfig, ModelConfig, PromotionConfig
 from embedtune.frames import to_records
 from embedtune.models import load_embedder
+from steps.caching import NEVER_CACHED
 
 
 @step
@@ -59,7 +60,7 @@ def _incumbent(model: Any, stage: str) -> tuple[SentenceTransformer | None, str]
     return (artifact.load(), str(version.name)) if artifact is not None else (None, "")
 
 
-@step
+@step(enable_cache=False, cache_policy=NEVER_CACHED)  # the incumbent and the stages change between runs
 def promote(
     evaluation_report: dict[str, Any],
     tuned_model: SentenceTransformer,

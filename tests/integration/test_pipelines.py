@@ -107,10 +107,10 @@ def test_promotion_follows_the_gate(end_to_end_runs):
     assert (stage == "staging") == promotion["promoted"]
 
 
-def test_second_identical_run_is_fully_cached(end_to_end_runs):
+def test_second_identical_run_reuses_every_step_but_the_promotion_decision(end_to_end_runs):
     _, second = end_to_end_runs
     assert {name: step.status for name, step in second.steps.items()} == {
-        name: ExecutionStatus.CACHED for name in second.steps
+        name: ExecutionStatus.COMPLETED if name == "promote" else ExecutionStatus.CACHED for name in second.steps
     }
 
 
@@ -180,6 +180,8 @@ def test_evaluate_pipeline_on_a_beir_folder(zenml_repository, tmp_path, tiny_mod
 
 
 def test_a_new_version_replaces_production_only_if_it_beats_it(zenml_repository, tmp_path, tiny_model_dir):
+    from zenml.enums import ExecutionStatus
+
     from pipelines import end_to_end
 
     config = tiny_config(write_corpus(tmp_path / "corpus", repeats=2), tiny_model_dir)
@@ -198,6 +200,12 @@ def test_a_new_version_replaces_production_only_if_it_beats_it(zenml_repository,
     production = Client().get_model_version("embedtune-test-production", "production")
     expected = second.model_version.id if decision["promoted"] else first.model_version.id
     assert production.id == expected, decision["reason"]
+
+    # the same config again: every step but promote is cached; promote decides afresh against today's holder
+    third = Client().get_pipeline_run(pipeline(config=config, corpus_fingerprint="p").id)
+    assert third.steps["train_embedder"].status == ExecutionStatus.CACHED
+    assert third.steps["promote"].status == ExecutionStatus.COMPLETED
+    assert output(third, "promote", "promotion").load()["incumbent"] == production.name
 
 
 def test_tuned_model_artifact_loads_with_plain_sentence_transformers_without_embedtune(end_to_end_runs, tmp_path):
