@@ -50,8 +50,8 @@ def run_pipeline(name: str, args: argparse.Namespace, device: str) -> tuple[obje
     from zenml.client import Client
 
     import pipelines
-    from embedtune import cli_support as support
-    from embedtune.ingest import corpus_fingerprint
+    from commands import support
+    from embedtune.data.ingest import corpus_fingerprint
 
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(run_config(args, device), handle)
@@ -102,7 +102,7 @@ def main() -> None:
 
     import torch
 
-    from embedtune.devices import hardware_summary
+    from embedtune.models.devices import hardware_summary
 
     devices = args.devices.split(",")
     if "cuda" in devices and not torch.cuda.is_available():

@@ -70,9 +70,9 @@ def clean_pair(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def scifact_chunks(corpus_path: Path) -> list[dict[str, Any]]:
-    from embedtune import chunking, ingest
     from embedtune.config import ChunkingConfig, IngestConfig
-    from embedtune.models import load_tokenizer
+    from embedtune.data import chunking, ingest
+    from embedtune.models.loading import load_tokenizer
 
     documents = ingest.load_documents(IngestConfig(corpus=str(corpus_path), exclude=[])).documents
     return chunking.chunk_documents(documents, load_tokenizer(BASE_MODEL), ChunkingConfig())
@@ -84,8 +84,8 @@ def extractive_pairs(spec: str, chunks: list[dict[str, Any]], model, seed: int) 
 
     from embedtune.config import FilterConfig, GenerationConfig, NegativesConfig
     from embedtune.generation import make_generator
-    from embedtune.negatives import mine_negatives
-    from embedtune.pairs import build_pairs, filter_pairs
+    from embedtune.generation.filters import build_pairs, filter_pairs
+    from embedtune.generation.negatives import mine_negatives
 
     styles, documents, per_chunk = spec.split(":")
     doc_ids = sorted({chunk["doc_id"] for chunk in chunks})
@@ -114,9 +114,9 @@ def parse_variant(text: str) -> tuple[dict[str, Any], float]:
 
 def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any, dict[str, Any]]:
     from embedtune.config import ModelConfig, SplitConfig, TrainingConfig
-    from embedtune.models import load_embedder
-    from embedtune.split import split_by_document
-    from embedtune.training import train_embedder
+    from embedtune.data.split import split_by_document
+    from embedtune.models.loading import load_embedder
+    from embedtune.training.trainer import train_embedder
 
     overrides, validation_fraction = parse_variant(text)
     config = TrainingConfig(**{"epochs": 2, "batch_size": 32, "seed": seed, **overrides})
@@ -136,8 +136,8 @@ def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any
 
 
 def per_claim_metrics(model, claims: dict[str, str], corpus: dict[str, str], qrels, batch_size: int):
-    from embedtune.metrics import RANK_DEPTH, per_query_metrics
-    from embedtune.retrieval import encode, top_k
+    from embedtune.evaluation.metrics import RANK_DEPTH, per_query_metrics
+    from embedtune.models.encoding import encode, top_k
 
     query_ids, corpus_ids = sorted(claims), list(corpus)
     queries = encode(model, [claims[q] for q in query_ids], batch_size=batch_size)
@@ -148,7 +148,7 @@ def per_claim_metrics(model, claims: dict[str, str], corpus: dict[str, str], qre
 
 
 def summarise(base: dict[str, np.ndarray], tuned: dict[str, np.ndarray], seed: int) -> dict[str, Any]:
-    from embedtune.metrics import paired_bootstrap_ci
+    from embedtune.evaluation.metrics import paired_bootstrap_ci
 
     n = len(base["ndcg@10"])
     halves = {"all": np.arange(n), "select": np.arange(0, n, 2), "report": np.arange(1, n, 2)}
@@ -197,9 +197,9 @@ def save(result: dict[str, Any], output: Path) -> None:
 
 def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     """Results are saved after every trained model, so a grid cut short keeps what it finished."""
-    from embedtune.devices import hardware_summary, release_memory, select_device
-    from embedtune.evaluation import load_beir
-    from embedtune.models import load_embedder
+    from embedtune.evaluation.benchmark import load_beir
+    from embedtune.models.devices import hardware_summary, release_memory, select_device
+    from embedtune.models.loading import load_embedder
 
     started = time.perf_counter()
     device = select_device(args.device)

@@ -30,14 +30,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from embedtune.chunking import chunk_documents
 from embedtune.config import ChunkingConfig, GenerationConfig, IngestConfig, ModelConfig, TrainingConfig
+from embedtune.data.chunking import chunk_documents
+from embedtune.data.ingest import load_documents
 from embedtune.generation import make_generator
-from embedtune.ingest import load_documents
-from embedtune.models import load_embedder, load_tokenizer
-from embedtune.pairs import build_pairs
-from embedtune.retrieval import encode
-from embedtune.training import train_embedder
+from embedtune.generation.filters import build_pairs
+from embedtune.models.encoding import encode
+from embedtune.models.loading import load_embedder, load_tokenizer
+from embedtune.training.trainer import train_embedder
 
 MODEL = "all-MiniLM-L6-v2"
 

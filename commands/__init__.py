@@ -1,30 +1,50 @@
-"""Sub-command groups of run.py, one module per concern, each owning its own flags.
+"""The command line of `run.py`: one module per command group, each owning its flags.
 
-run.py adds every command listed in COMMANDS; a module maps flags to pipelines and nothing else.
+A command module maps flags onto the pipelines' `with_options(...)` and nothing else; helpers the
+commands share are in `commands.support`, options declared once in `commands.options`.
 """
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 import click
 
-COMMANDS = {
-    "commands.curate": "curate",  # Argilla review round trip (push / status)
-    "commands.stack": "stack",  # local stack with the MLflow experiment tracker; dashboard
-    "commands.compare": "compare",  # base-model leaderboard
-    "commands.schedule": "schedule",  # scheduled retraining
-}
+
+@click.group()
+@click.option("--verbose", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def cli(context: click.Context, verbose: bool) -> None:
+    """Fine-tune an embedding model on your own documents, and prove the gain."""
+    context.obj = {"verbose": verbose}
 
 
-def register(group: click.Group) -> None:
-    for module_name, attribute in COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name == module_name:
-                continue  # not written yet
+def _add_commands() -> None:
+    from commands import compare, curate, evaluate, schedule, stack, training
+
+    for module in (training, evaluate, compare, curate, stack, schedule):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_add_commands()
+
+
+def main() -> None:
+    """Run the CLI: a user error is one `error: ...` line and exit 2 (a traceback with --verbose)."""
+    from commands.support import user_facing_message
+
+    verbose = "--verbose" in sys.argv
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except Exception as error:
+        message = user_facing_message(error)
+        if message is None or verbose:
             raise
-        for command in getattr(module, "COMMANDS", [getattr(module, attribute, None)]):
-            if command is not None:
-                group.add_command(command)
+        click.echo(f"error: {message}", err=True)
+        sys.exit(2)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
-DEFAULT_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "default.yaml")
-PRECISIONS = ("float32", "int8", "binary", "binary_rescore")
+from commands.options import config_option, no_cache_option
+from embedtune import EmbedtuneError
+
+PRECISIONS = ("float32", "int8", "binary", "binary_rescore")  # embedtune.evaluation.quantization.PRECISIONS
 
 
 @click.command("compare")
@@ -28,13 +32,12 @@ PRECISIONS = ("float32", "int8", "binary", "binary_rescore")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the leaderboard as JSON here (+ .md beside).")
 @click.option("--use-best", type=click.Path(dir_okay=False),
               help="Write a copy of --config with the best local model as model.base_model, for `finetune`.")
-@click.option("--config", "config_path", default=DEFAULT_CONFIG, show_default=True, help="Run-config YAML.")
-@click.option("--no-cache", is_flag=True)
+@config_option
+@no_cache_option
 def compare(models, benchmark, split, max_queries, max_corpus, rule, tolerance, precisions, output, use_best,
             config_path, no_cache) -> None:
     """Rank candidate base models: NDCG@10 / MRR@10 / Recall@10 with CIs, speed, size per 1M chunks."""
-    from embedtune import cli_support as support
-    from embedtune import compare as leaderboard_logic
+    from commands import support
     from embedtune.config import load_run_config
 
     config, options = load_run_config(config_path)
@@ -44,7 +47,7 @@ def compare(models, benchmark, split, max_queries, max_corpus, rule, tolerance, 
     for key, value in overrides.items():
         if value is not None:
             setattr(config.compare, key, value)
-    candidates = leaderboard_logic.check_inputs(list(models), benchmark, split)
+    candidates = check_inputs(list(models), benchmark, split)
     from pipelines.compare import compare_models
 
     with support.options_file(options, no_cache) as options_path:
@@ -57,5 +60,58 @@ def compare(models, benchmark, split, max_queries, max_corpus, rule, tolerance, 
     run = Client().get_pipeline_run(run.id)
     outputs = run.steps["compare_candidates"].outputs["leaderboard"]
     leaderboard = (outputs[0] if isinstance(outputs, list) else outputs).load()
-    leaderboard_logic.summarise(leaderboard, output, use_best, config_path,
-                                command=" ".join(["python run.py", *sys.argv[1:]]))
+    summarise(leaderboard, output, use_best, config_path, command=" ".join(["python run.py", *sys.argv[1:]]))
+
+
+def check_inputs(models: Sequence[str], benchmark: str | None, split: str) -> list[str]:
+    """Fail before any work on an unknown local model or a missing benchmark; local folders made absolute."""
+    from commands import support
+
+    if benchmark:
+        support.check_benchmark_folder(benchmark, split)
+    else:
+        from zenml.client import Client
+
+        for name in ("test", "chunks"):
+            try:
+                Client().get_artifact_version(name)
+            except KeyError:
+                raise EmbedtuneError(
+                    f"no '{name}' artifact in ZenML yet: run `python run.py run` (or generate + finetune) first, "
+                    "or pass --benchmark DIR --split S"
+                ) from None
+    return support.resolve_model_args(list(models))
+
+
+def summarise(leaderboard: dict[str, Any], output: str | None, use_best: str | None, config_path: str,
+              command: str) -> None:
+    """Print the table and the pick; write JSON + markdown and the run config for `finetune` if asked."""
+    import datetime
+
+    leaderboard["command"] = command
+    leaderboard.setdefault("date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    from embedtune.evaluation.leaderboard import write_best_config
+    from embedtune.reporting.leaderboard import format_leaderboard, to_markdown
+
+    print(format_leaderboard(leaderboard))
+    if output:
+        from embedtune.util.io import write_json
+
+        json_path = write_json(leaderboard, output)
+        markdown_path = json_path.with_suffix(".md")
+        markdown_path.write_text(to_markdown(leaderboard), encoding="utf-8")
+        print(f"Leaderboard written to {json_path} and {markdown_path}")
+    best = leaderboard.get("best_for_finetune")
+    if not best:
+        print("No local candidate to fine-tune from (API and non-commercial models are not picked).")
+        return
+    if use_best:
+        path = write_best_config(leaderboard, config_path, use_best)
+        print(f"Run config with model.base_model = {best['spec']} written to {path}")
+        print(f"Next: python run.py finetune --config {path}")
+    else:
+        print(f"To fine-tune it: python run.py compare ... --use-best configs/best-base.yaml, then "
+              f"python run.py finetune --config configs/best-base.yaml (sets model.base_model: {best['spec']})")
+
+
+COMMANDS = [compare]

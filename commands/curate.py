@@ -8,18 +8,15 @@ python run.py finetune --curated     # pull the reviews back and train on them
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
+from commands import support
+from commands.options import config_option, corpus_option, no_cache_option
 from embedtune import EmbedtuneError
-from embedtune import cli_support as support
-
-DEFAULT_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "default.yaml")
 
 
 def _require_argilla(config) -> None:
-    from embedtune.argilla_client import not_configured_message, resolve_connection
+    from embedtune.curation.argilla import not_configured_message, resolve_connection
 
     if resolve_connection(config.curation) is None:
         raise EmbedtuneError(not_configured_message(config.curation))
@@ -40,23 +37,24 @@ def curate() -> None:
 
 
 @curate.command("push")
-@click.option("--config", "config_path", default=DEFAULT_CONFIG, show_default=True, help="Run-config YAML.")
-@click.option("--corpus", help="Folder or file of documents (overrides ingest.corpus).")
-@click.option("--no-cache", is_flag=True, help="Re-run every step instead of reusing results.")
+@config_option
+@corpus_option
+@no_cache_option
 @click.option("--latest", is_flag=True, help="Push the latest generated pairs artifact; generate nothing.")
 def push(config_path: str, corpus: str | None, no_cache: bool, latest: bool) -> None:
     """Generate the pairs (cached when unchanged) and push them to Argilla for review."""
-    import pipelines
-    from embedtune.ingest import corpus_fingerprint
+    from embedtune.data.ingest import corpus_fingerprint
 
     config, options = support.prepare(config_path, corpus, needs_corpus=not latest)
     _require_argilla(config)
     parameters = {"config": config}
     if latest:
         _require_pairs()
+        import pipelines
+
         pipeline = pipelines.push_latest
     else:
-        pipeline = pipelines.generate_data
+        pipeline = support.training_pipeline("generate")
         parameters["corpus_fingerprint"] = corpus_fingerprint(config.ingest)
     with support.options_file(options, no_cache) as options_path:
         run = pipeline.with_options(config_path=options_path)(**parameters)
@@ -84,11 +82,14 @@ def _summarise_push(run) -> None:
 
 
 @curate.command("status")
-@click.option("--config", "config_path", default=DEFAULT_CONFIG, show_default=True, help="Run-config YAML.")
+@config_option
 def status(config_path: str) -> None:
     """Review progress per Argilla dataset: records completed / pending, responses submitted / discarded."""
-    from embedtune import argilla_client
     from embedtune.config import load_run_config
+    from embedtune.curation import review as argilla_client
 
     config, _ = load_run_config(config_path)
     click.echo(argilla_client.status(config.curation))
+
+
+COMMANDS = [curate]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from embedtune import cli_support as support
+from commands import support
+from commands.options import config_option, corpus_option
 from embedtune.scheduling import build_schedule, check_schedulable
-
-DEFAULT_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "default.yaml")
 
 
 @click.command("schedule")
@@ -19,23 +16,23 @@ DEFAULT_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "default.
     default="end_to_end", show_default=True, help="Which pipeline the schedule runs.",
 )
 @click.option("--name", help="Schedule name (default: derived by ZenML).")
-@click.option("--config", "config_path", default=DEFAULT_CONFIG, show_default=True, help="Run-config YAML.")
-@click.option("--corpus", help="Folder or file of documents (overrides ingest.corpus).")
+@config_option
+@corpus_option
 def schedule(cron: str, pipeline_name: str, name: str | None, config_path: str, corpus: str | None) -> None:
     """Create a ZenML Schedule on the active stack (refused on orchestrators that cannot schedule)."""
     the_schedule = build_schedule(cron, name)  # a bad cron fails before anything else
     support.ensure_zenml_store()  # before `import pipelines`, which already talks to the store
     from zenml.client import Client
 
-    import pipelines
-
     check_schedulable(Client().active_stack.orchestrator)
     config, options = support.prepare(config_path, corpus, needs_corpus=pipeline_name != "finetune")
-    pipeline = {"end_to_end": pipelines.end_to_end, "generate": pipelines.generate_data, "finetune": pipelines.finetune}
     parameters = {"config": config}
     if pipeline_name != "finetune":
         # A fingerprint taken now would be frozen into every scheduled run: re-read the documents each time.
         options.setdefault("steps", {}).setdefault("load_documents", {})["enable_cache"] = False
     with support.options_file(options) as options_path:
-        pipeline[pipeline_name].with_options(config_path=options_path, schedule=the_schedule)(**parameters)
+        support.training_pipeline(pipeline_name).with_options(config_path=options_path, schedule=the_schedule)(**parameters)
     click.echo(f"scheduled {pipeline_name} with cron '{the_schedule.cron_expression}' on the active stack")
+
+
+COMMANDS = [schedule]

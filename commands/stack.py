@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from commands.options import REPO_ROOT
 
 
 def _print_stack(info: dict) -> None:
@@ -40,7 +40,7 @@ def stack() -> None:
 @click.option("--no-activate", is_flag=True, help="Register only; keep the current active stack.")
 def setup_command(tracking_uri: str | None, stack_name: str, tracker_name: str, experiment: str, no_activate: bool) -> None:
     """Register a local stack with the MLflow experiment tracker and activate it (idempotent)."""
-    from embedtune import tracking
+    from embedtune.tracking import stack as tracking
 
     uri = tracking_uri or tracking.default_tracking_uri(REPO_ROOT)
     info = tracking.setup_stack(uri, stack_name, tracker_name, activate=not no_activate, experiment_name=experiment)
@@ -52,7 +52,7 @@ def setup_command(tracking_uri: str | None, stack_name: str, tracker_name: str, 
 @stack.command("show")
 def show_command() -> None:
     """The active stack, its components and the MLflow tracking URI."""
-    from embedtune import tracking
+    from embedtune.tracking import stack as tracking
 
     _print_stack(tracking.describe_stack())
 

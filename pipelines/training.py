@@ -11,8 +11,8 @@ from zenml.client import Client
 from zenml.config import ResourceSettings
 from zenml.enums import ExecutionMode
 
-from embedtune import tracking
 from embedtune.config import EmbedtuneConfig
+from embedtune.tracking import mlflow as tracking
 from steps import (
     chunk_documents,
     evaluate,

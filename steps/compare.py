@@ -1,5 +1,5 @@
 """Base-model leaderboard steps: the benchmark (BEIR folder or held-out synthetic queries), then every
-candidate on it. The logic is in embedtune.compare."""
+candidate on it. The logic is in embedtune.evaluation.leaderboard, the HTML in embedtune.reporting.leaderboard."""
 
 from typing import Annotated, Any
 
@@ -7,10 +7,12 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.types import HTMLString
 
-from embedtune import compare, evaluation
-from embedtune.api_embedders import ApiSettings
 from embedtune.config import CompareConfig, EvaluationConfig
-from embedtune.frames import to_records
+from embedtune.evaluation import leaderboard as compare
+from embedtune.evaluation.benchmark import load_beir, pairs_to_benchmark
+from embedtune.models.api import ApiSettings
+from embedtune.reporting.leaderboard import to_html
+from embedtune.util.frames import to_records
 
 
 def _benchmark(source: str, queries: dict, corpus: dict, qrels: dict, config: CompareConfig) -> dict[str, Any]:
@@ -28,7 +30,7 @@ def load_beir_benchmark(
     benchmark_dir: str, split: str, config: CompareConfig
 ) -> Annotated[dict[str, Any], "compare_benchmark"]:
     """A BEIR folder's split (human labels), sampled by `compare.max_queries` / `max_corpus`."""
-    queries, corpus, qrels = evaluation.load_beir(benchmark_dir, split)
+    queries, corpus, qrels = load_beir(benchmark_dir, split)
     return _benchmark(f"{benchmark_dir} (qrels/{split}.tsv)", queries, corpus, qrels, config)
 
 
@@ -37,7 +39,7 @@ def held_out_benchmark(
     test: pd.DataFrame, chunks: pd.DataFrame, config: CompareConfig
 ) -> Annotated[dict[str, Any], "compare_benchmark"]:
     """The held-out synthetic test queries with every chunk as a candidate."""
-    queries, corpus, qrels = evaluation.pairs_to_benchmark(to_records(test), to_records(chunks))
+    queries, corpus, qrels = pairs_to_benchmark(to_records(test), to_records(chunks))
     return _benchmark("held-out synthetic test queries (artifacts 'test' + 'chunks')", queries, corpus, qrels, config)
 
 
@@ -69,4 +71,4 @@ def compare_candidates(
         "candidates": [c["model"] for c in leaderboard["candidates"]],
         "skipped": [s["model"] for s in leaderboard["skipped"]],
     })
-    return leaderboard, HTMLString(compare.to_html(leaderboard))
+    return leaderboard, HTMLString(to_html(leaderboard))

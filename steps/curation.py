@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import pandas as pd
 from zenml import log_metadata, step
 
-from embedtune import argilla_client
 from embedtune.config import CurationConfig, ModelConfig
-from embedtune.frames import to_records
+from embedtune.curation import review as argilla_client
+from embedtune.util.frames import to_records
 from steps.caching import NEVER_CACHED
 
 

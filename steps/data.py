@@ -5,10 +5,10 @@ from typing import Annotated
 import pandas as pd
 from zenml import log_metadata, step
 
-from embedtune import chunking, ingest
 from embedtune.config import ChunkingConfig, IngestConfig
-from embedtune.frames import to_records
-from embedtune.models import load_tokenizer
+from embedtune.data import chunking, ingest
+from embedtune.models.loading import load_tokenizer
+from embedtune.util.frames import to_records
 
 
 @step

@@ -16,10 +16,10 @@ from zenml.client import Client
 from zenml.integrations.huggingface.steps import run_with_accelerate
 from zenml.io import fileio
 
-from embedtune import training
 from embedtune.config import ModelConfig, TrainingConfig
-from embedtune.frames import to_records
-from embedtune.models import load_embedder
+from embedtune.models.loading import load_base_model
+from embedtune.training import trainer as training
+from embedtune.util.frames import to_records
 from materializers import SentenceTransformerMaterializer
 
 
@@ -60,7 +60,7 @@ def train_from_staged(training_data_uri: str) -> SentenceTransformer:
     inputs = read_staged_inputs(training_data_uri)
     model_config = ModelConfig(**inputs["model_config"])
     config = TrainingConfig(**inputs["training_config"])
-    model = load_embedder(model_config.base_model, model_config.max_seq_length, model_config.device)
+    model = load_base_model(model_config)
     result = training.train_embedder(
         model, inputs["train"], inputs["validation"], inputs["chunks"], model_config, config
     )

@@ -1,4 +1,4 @@
-"""Evaluation and promotion steps."""
+"""Evaluation and promotion steps: thin wrappers; the logic is in embedtune.evaluation."""
 
 from typing import Annotated, Any
 
@@ -7,10 +7,14 @@ from sentence_transformers import SentenceTransformer
 from zenml import get_step_context, log_metadata, step
 from zenml.types import HTMLString
 
-from embedtune import evaluation, promotion, report, tracking
 from embedtune.config import EvaluationConfig, ModelConfig, PromotionConfig
-from embedtune.frames import to_records
-from embedtune.models import load_embedder
+from embedtune.evaluation import promotion
+from embedtune.evaluation.benchmark import evaluate_models, full_dim, load_beir, pairs_to_benchmark
+from embedtune.models.loading import load_base_model, load_embedder
+from embedtune.models.spec import resolve_spec
+from embedtune.reporting.evaluation import to_html
+from embedtune.tracking import mlflow as tracking
+from embedtune.util.frames import to_records
 from steps.caching import NEVER_CACHED
 
 
@@ -23,14 +27,10 @@ def evaluate(
     config: EvaluationConfig,
 ) -> tuple[Annotated[dict[str, Any], "evaluation_report"], Annotated[HTMLString, "evaluation_html"]]:
     """Base vs tuned on the held-out queries; all chunks are candidates; per Matryoshka dim."""
-    base = load_embedder(model_config.base_model, model_config.max_seq_length, model_config.device)
-    queries, corpus, qrels = evaluation.pairs_to_benchmark(to_records(test), to_records(chunks))
-    result = evaluation.evaluate_models(
-        {"base": base, "tuned": tuned_model}, queries, corpus, qrels, model_config.matryoshka_dims,
-        model_config.query_prompt, model_config.document_prompt, config.batch_size, config.bootstrap_samples,
-        config.seed,
-    )
-    dim = evaluation.full_dim(result, "tuned")
+    base = load_base_model(model_config)
+    benchmark = pairs_to_benchmark(to_records(test), to_records(chunks))
+    result = evaluate_models({"base": base, "tuned": tuned_model}, benchmark, config, model_config.matryoshka_dims)
+    dim = full_dim(result, "tuned")
     gain = result["gains"]["tuned"][dim]["ndcg@10"]
     log_metadata(
         metadata={
@@ -45,19 +45,7 @@ def evaluate(
         infer_model=True,
     )
     tracking.log_metrics(tracking.evaluation_metrics(result))  # MLflow, when the stack has the tracker
-    return result, HTMLString(report.to_html(result))
-
-
-def _incumbent(model: Any, stage: str) -> tuple[SentenceTransformer | None, str]:
-    """The tuned model of the version now in `stage` (not this run's), if any."""
-    from zenml.client import Client
-
-    try:
-        version = Client().get_model_version(model.name, stage)
-    except KeyError:  # no version holds the stage yet
-        return None, ""
-    artifact = version.get_artifact("tuned_model") if version.id != model.id else None
-    return (artifact.load(), str(version.name)) if artifact is not None else (None, "")
+    return result, HTMLString(to_html(result))
 
 
 @step(enable_cache=False, cache_policy=NEVER_CACHED)  # the incumbent and the stages change between runs
@@ -71,27 +59,16 @@ def promote(
     config: PromotionConfig,
 ) -> Annotated[dict[str, Any], "promotion"]:
     """Move this model version to `config.stage` only if the tuned model beats the base and the
-    incumbent: the production version if there is one (what serves), else the version now holding
-    `config.stage` (both re-measured on this run's held-out queries)."""
+    incumbent (the rule: embedtune.evaluation.promotion)."""
     model = get_step_context().model
     incumbent = None
     if config.compare_with_incumbent and model is not None:
-        incumbent_model, incumbent_version, incumbent_stage = None, "", config.stage
-        for incumbent_stage in dict.fromkeys(("production", config.stage)):
-            incumbent_model, incumbent_version = _incumbent(model, incumbent_stage)
-            if incumbent_model is not None:
-                break
+        incumbent_model, version, stage = promotion.find_incumbent(model, config.stage)
         if incumbent_model is not None:
-            queries, corpus, qrels = evaluation.pairs_to_benchmark(to_records(test), to_records(chunks))
-            versus = evaluation.evaluate_models(
-                {"incumbent": incumbent_model, "tuned": tuned_model}, queries, corpus, qrels, None,
-                model_config.query_prompt, model_config.document_prompt, evaluation_config.batch_size,
-                evaluation_config.bootstrap_samples, evaluation_config.seed,
+            benchmark = pairs_to_benchmark(to_records(test), to_records(chunks))
+            incumbent = promotion.versus_incumbent(
+                tuned_model, incumbent_model, version, stage, benchmark, evaluation_config
             )
-            dim = evaluation.full_dim(versus, "tuned")
-            incumbent = {
-                "version": incumbent_version, "stage": incumbent_stage, **versus["gains"]["tuned"][dim]["ndcg@10"]
-            }
     promoted, reason = promotion.decide(evaluation_report, config, incumbent)
     if promoted and model is not None:
         model.set_stage(config.stage, force=True)
@@ -115,13 +92,14 @@ def evaluate_benchmark(
     inputs_fingerprint: str = "",
 ) -> Annotated[dict[str, Any], "benchmark_report"]:
     """Any models on a BEIR folder (human relevance labels); gains are vs the first model.
-    `inputs_fingerprint` (embedtune.evaluation.inputs_fingerprint) is only there for the cache key."""
-    queries, corpus, qrels = evaluation.load_beir(benchmark_dir, split)
-    loaded = {name: load_embedder(name, model_config.max_seq_length, model_config.device) for name in models}
-    result = evaluation.evaluate_models(
-        loaded, queries, corpus, qrels, None, model_config.query_prompt, model_config.document_prompt,
-        config.batch_size, config.bootstrap_samples, config.seed,
-    )
+    `inputs_fingerprint` (embedtune.util.fingerprint.paths_fingerprint) is only there for the cache key."""
+    benchmark = load_beir(benchmark_dir, split)
+    prompts = (model_config.query_prompt, model_config.document_prompt)  # explicit ones apply to every model
+    loaded = {
+        name: load_embedder(resolve_spec(name, *prompts), model_config.max_seq_length, model_config.device)
+        for name in models
+    }
+    result = evaluate_models(loaded, benchmark, config)
     result.update({"benchmark": benchmark_dir, "split": split})
     log_metadata(metadata={"benchmark": benchmark_dir, "split": split, "n_queries": result["n_queries"]})
     return result

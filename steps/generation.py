@@ -7,12 +7,14 @@ from typing import Annotated
 import pandas as pd
 from zenml import log_metadata, step
 
-from embedtune import logger, negatives, pairs, tracking
-from embedtune.catalog import with_prompts
+from embedtune import logger
 from embedtune.config import FilterConfig, GenerationConfig, ModelConfig, NegativesConfig
-from embedtune.frames import to_records
-from embedtune.generation import make_generator
-from embedtune.models import load_embedder
+from embedtune.generation import filters as pairs
+from embedtune.generation import make_generator, negatives
+from embedtune.models.encoding import model_prompts
+from embedtune.models.loading import load_base_model
+from embedtune.tracking import mlflow as tracking
+from embedtune.util.frames import to_records
 
 PAIR_COLUMNS = [
     "id", "query", "positive", "positive_id", "doc_id", "llm_negative", "style", "generator", "prompt_version", "raw"
@@ -53,11 +55,9 @@ def filter_pairs(
     """Drop unusable queries; every drop is counted by reason in the artifact's metadata."""
     kept, dropped = pairs.filter_pairs(to_records(synthetic_pairs), config)
     if config.round_trip_top_k:
-        model_config = with_prompts(model_config)  # the base model's query/document prefixes (catalog)
-        model = load_embedder(model_config.base_model, model_config.max_seq_length, model_config.device)
+        model = load_base_model(model_config)
         kept, failures = pairs.round_trip_filter(
-            kept, to_records(chunks), model, config.round_trip_top_k,
-            model_config.query_prompt, model_config.document_prompt,
+            kept, to_records(chunks), model, config.round_trip_top_k, *model_prompts(model)
         )
         dropped["round_trip"] += failures
     total = len(synthetic_pairs)
@@ -80,11 +80,9 @@ def mine_negatives(
     filtered_pairs: pd.DataFrame, chunks: pd.DataFrame, config: NegativesConfig, model_config: ModelConfig
 ) -> Annotated[pd.DataFrame, "training_triplets"]:
     """Attach a corpus hard negative to each pair, with a false-negative guard."""
-    model_config = with_prompts(model_config)  # the base model's query/document prefixes (catalog)
-    model = load_embedder(model_config.base_model, model_config.max_seq_length, model_config.device)
+    model = load_base_model(model_config)
     rows, outcome = negatives.mine_negatives(
-        to_records(filtered_pairs), to_records(chunks), model, config,
-        model_config.query_prompt, model_config.document_prompt,
+        to_records(filtered_pairs), to_records(chunks), model, config, *model_prompts(model)
     )
     log_metadata(metadata={"pairs": len(rows), "negatives": dict(outcome)}, infer_artifact=True)
     columns = PAIR_COLUMNS + ["negative", "negative_id", "positive_score", "negative_score"]

@@ -6,8 +6,9 @@ import pandas as pd
 from zenml import step
 from zenml.types import HTMLString
 
-from embedtune import tracking, visualization
-from embedtune.frames import to_records
+from embedtune.reporting import data as visualization
+from embedtune.tracking import mlflow as tracking
+from embedtune.util.frames import to_records
 
 
 @step

@@ -7,10 +7,13 @@ from sentence_transformers import SentenceTransformer
 from zenml import get_step_context, log_metadata, step
 from zenml.exceptions import StepContextError
 
-from embedtune import split, tracking, training
 from embedtune.config import ModelConfig, SplitConfig, TrackingConfig, TrainingConfig
-from embedtune.frames import to_records
-from embedtune.models import load_embedder
+from embedtune.data import split
+from embedtune.models.devices import hardware_summary
+from embedtune.models.loading import load_base_model
+from embedtune.tracking import mlflow as tracking
+from embedtune.training import trainer as training
+from embedtune.util.frames import to_records
 from materializers import SentenceTransformerMaterializer
 
 
@@ -53,9 +56,9 @@ def train_embedder(
     With an MLflow experiment tracker on the step (see pipelines/training.py), params, per-step training
     metrics and the tuned model (registered) also go to MLflow; without one this is skipped."""
     tracking_config = tracking_config or TrackingConfig()
-    hardware = tracking.hardware_info()
+    hardware = hardware_summary(model_config.device if model_config.device != "auto" else None)
     tracking.log_params({"model": model_config.model_dump(), "training": config.model_dump(), "hardware": hardware})
-    model = load_embedder(model_config.base_model, model_config.max_seq_length, model_config.device)
+    model = load_base_model(model_config)
     result = training.train_embedder(
         model, to_records(train), to_records(validation), to_records(chunks), model_config, config,
         callbacks=tracking.training_callbacks(),

@@ -1,21 +1,19 @@
-"""The contract every query generator keeps, and the registry that picks one from config.
+"""The contract every query generator keeps: `QueryGenerator`, the `GeneratedQuery` row it returns,
+and the query styles.
 
 A generator receives chunks (dicts with at least `chunk_id`, `text`, `title`) and returns one
-`GeneratedQuery` per requested query. It never raises on a bad LLM answer: it returns the row with
-`query=None` and the raw text, so `filter_pairs` can count the failure instead of losing the run.
+`GeneratedQuery` per requested query, query `i` of a chunk in style `style_for(i, config.query_styles)`.
+It never raises on a bad LLM answer: it returns the row with `query=None` and the raw text, so
+`filter_pairs` can count the failure instead of losing the run. The backends that implement it, and
+`make_generator(config)` that picks one, are in `embedtune.generation.backends`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
-
-from embedtune import EmbedtuneError
-
-if TYPE_CHECKING:
-    from embedtune.config import GenerationConfig
+from typing import Any
 
 QUERY_STYLES = ("question", "keyword", "claim")
 DEFAULT_STYLES = ("question", "keyword")
@@ -55,33 +53,3 @@ class QueryGenerator(ABC):
     def usage(self) -> dict[str, Any]:
         """Token/time accounting of the last `generate` call (backends fill what they know)."""
         return {}
-
-
-_BACKENDS: dict[str, Callable[[GenerationConfig], QueryGenerator]] = {}
-
-
-def register_backend(name: str) -> Callable:
-    def decorator(factory: Callable[[GenerationConfig], QueryGenerator]):
-        _BACKENDS[name] = factory
-        return factory
-
-    return decorator
-
-
-def make_generator(config: GenerationConfig) -> QueryGenerator:
-    # Backends register themselves on import; import lazily so heavy LLM deps load only when used.
-    import embedtune.generation.heuristic
-
-    if config.backend != "heuristic":
-        try:
-            import embedtune.generation.llm  # noqa: F401
-        except ImportError as error:
-            raise EmbedtuneError(
-                f"generation backend '{config.backend}' needs packages that are not installed ({error}); "
-                "run `make install` or pick `generation.backend: heuristic`"
-            ) from error
-    if config.backend not in _BACKENDS:
-        raise EmbedtuneError(
-            f"unknown generation backend '{config.backend}'; choose one of {sorted(_BACKENDS)}"
-        )
-    return _BACKENDS[config.backend](config)

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embedtune import EmbedtuneError, logger
-
-CACHE_ENV = "EMBEDTUNE_MODEL_CACHE"
+from embedtune.models.paths import CACHE_ENV, model_cache_dir
 
 
 @dataclass(frozen=True)
@@ -48,12 +47,6 @@ QWEN_CODER_1_5B = PackagedModel(
 )
 
 DEFAULT_MODEL = QWEN_CODER_1_5B
-
-
-def model_cache_dir() -> Path:
-    """`$EMBEDTUNE_MODEL_CACHE` if set, else `~/.cache/embedtune/models`."""
-    override = os.environ.get(CACHE_ENV)
-    return Path(override).expanduser() if override else Path.home() / ".cache" / "embedtune" / "models"
 
 
 def find_parts(model: PackagedModel = DEFAULT_MODEL) -> list[Path]:

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from embedtune.config import GenerationConfig
-from embedtune.generation.base import GeneratedQuery, QueryGenerator, register_backend, style_for
-from embedtune.text import content_words
+from embedtune.data.text import content_words
+from embedtune.generation.base import GeneratedQuery, QueryGenerator, style_for
 
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n{2,}")
@@ -83,8 +83,3 @@ class HeuristicGenerator(QueryGenerator):
     def _claim(chunk: dict[str, Any], rng: random.Random, max_words: int = 8) -> str:
         sentences = [s for s in _SENTENCE.split(chunk["text"]) if len(content_words(s)) >= 4]
         return " ".join(content_words(rng.choice(sentences))[:max_words]) if sentences else ""
-
-
-@register_backend("heuristic")
-def _make(config: GenerationConfig) -> QueryGenerator:
-    return HeuristicGenerator(config)

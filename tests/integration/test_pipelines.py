@@ -9,7 +9,7 @@ from zenml.client import Client
 from zenml.enums import ExecutionStatus
 
 from embedtune.config import parse_parameters
-from embedtune.ingest import corpus_fingerprint
+from embedtune.data.ingest import corpus_fingerprint
 from tests.conftest import write_corpus
 
 pytestmark = pytest.mark.integration
@@ -146,7 +146,7 @@ def _beir_folder(tmp_path):
 def test_no_cache_beats_a_run_config_that_enables_the_cache(zenml_repository, tmp_path, tiny_model_dir):
     from zenml.enums import ExecutionStatus
 
-    from embedtune.cli_support import options_file
+    from commands.support import options_file
     from pipelines import evaluate_benchmark_pipeline
 
     folder = _beir_folder(tmp_path)

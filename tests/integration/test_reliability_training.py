@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from embedtune.checkpoints import latest_checkpoint
+from embedtune.training.checkpoints import latest_checkpoint
 from tests.conftest import PROJECT_ROOT, TOPICS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # two training processes: ~1 min
@@ -35,9 +35,9 @@ CHILD = textwrap.dedent(
 
     import logging
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    from embedtune.checkpoints import save_model_atomically
+    from embedtune.training.checkpoints import save_model_atomically
     from embedtune.config import ModelConfig, TrainingConfig
-    from embedtune.training import train_embedder
+    from embedtune.training.trainer import train_embedder
 
     data = json.loads(open({data!r}).read())
     model_config = ModelConfig(base_model={model!r}, matryoshka_dims=[64, 32])

@@ -11,7 +11,8 @@ from zenml.client import Client
 from zenml.config import DockerSettings
 from zenml.enums import StackComponentType
 
-from embedtune import EmbedtuneError, cli_support
+from commands import support as cli_support
+from embedtune import EmbedtuneError
 from embedtune.scheduling import build_schedule, check_schedulable
 from tests.conftest import PROJECT_ROOT, write_corpus
 from tests.integration.test_pipelines import tiny_config

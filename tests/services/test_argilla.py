@@ -15,8 +15,8 @@ import yaml
 from zenml.client import Client
 from zenml.enums import ExecutionStatus
 
-from embedtune.curation import GUIDELINES
-from embedtune.frames import to_records
+from embedtune.curation.records import GUIDELINES
+from embedtune.util.frames import to_records
 from tests.conftest import PROJECT_ROOT, TOPICS, write_corpus
 from tests.services.argilla_server import OWNER, WORKSPACE, free_port, start_server, stop_server
 
@@ -240,8 +240,8 @@ def test_curate_status_shows_submitted_pending_and_discarded(argilla, pushed, re
 
 
 def test_re_push_is_idempotent_and_one_new_pair_adds_one_record(argilla, pushed, reviewed, curated, tiny_model_dir):
-    from embedtune import argilla_client
     from embedtune.config import parse_parameters
+    from embedtune.curation import review as argilla_client
 
     n = len(pushed["triplets"])
     result = run_cli("curate", "push", "--latest", "--config", str(pushed["config"]), env=argilla_env(argilla))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from embedtune.text import STOPWORDS, content_words, longest_common_word_run
+from embedtune.data.text import STOPWORDS, content_words, longest_common_word_run
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,7 @@ def generated(tmp_path_factory):
     import llama_cpp  # noqa: F401  (installed by `make install`; a missing build must fail, not skip)
 
     from embedtune.config import GenerationConfig
-    from embedtune.generation.base import make_generator
+    from embedtune.generation import make_generator
 
     chunks = _real_chunks(3)
     assert len(chunks) == 3

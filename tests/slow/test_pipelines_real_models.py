@@ -5,7 +5,7 @@ import pytest
 from zenml.client import Client
 
 from embedtune.config import load_run_config
-from embedtune.ingest import corpus_fingerprint
+from embedtune.data.ingest import corpus_fingerprint
 from tests.conftest import PROJECT_ROOT, write_corpus
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import pytest
 
 from embedtune import EmbedtuneError
 from embedtune.config import IngestConfig, load_run_config
-from embedtune.ingest import load_documents
+from embedtune.data.ingest import load_documents
 
 
 def test_a_50_mb_file_is_skipped_by_size_without_being_read(tmp_path):

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from commands.support import ORCHESTRATOR_LOGGERS, _UserErrorTracebacks, ensure_zenml_store
 from embedtune import EmbedtuneError
-from embedtune.cli_support import ORCHESTRATOR_LOGGERS, _redacted_url, _UserErrorTracebacks, ensure_zenml_store
+from embedtune.util.redact import redact_url as _redacted_url
 
 fcntl = pytest.importorskip("fcntl", reason="POSIX file locks")
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from embedtune.checkpoints import TRAINER_STATE, atomic_directory, latest_checkpoint, run_directory
+from embedtune.training.checkpoints import TRAINER_STATE, atomic_directory, latest_checkpoint, run_directory
 
 
 def make_checkpoint(folder, step, complete=True):

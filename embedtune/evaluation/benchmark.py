@@ -1,0 +1,158 @@
+"""Query -> passage retrieval evaluation of several models on the same queries and corpus.
+
+Every model encodes the whole corpus (all chunks are candidates), once at full size; Matryoshka
+dimensions are truncations of those embeddings. Gains of each model over the first (the baseline) get a
+paired bootstrap 95% CI over queries.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from embedtune import EmbedtuneError, logger
+from embedtune.evaluation.metrics import METRICS, RANK_DEPTH, paired_bootstrap_ci, per_query_metrics
+from embedtune.models.devices import release_memory
+from embedtune.models.encoding import encode, model_prompts, normalise, top_k
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from embedtune.config import EvaluationConfig
+
+
+@dataclass
+class Benchmark:
+    """Queries, candidate passages and relevance judgements (qrels: query id -> {passage id: grade})."""
+
+    queries: dict[str, str]
+    corpus: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+    def __iter__(self) -> Iterator[Any]:  # `queries, corpus, qrels = benchmark`
+        return iter((self.queries, self.corpus, self.qrels))
+
+
+def pairs_to_benchmark(test_pairs: Sequence[dict[str, Any]], chunks: Sequence[dict[str, Any]]) -> Benchmark:
+    """Held-out synthetic queries as a benchmark: every chunk of the corpus is a candidate."""
+    queries = {pair["id"]: pair["query"] for pair in test_pairs}
+    corpus = {chunk["chunk_id"]: chunk["text"] for chunk in chunks}
+    qrels = {pair["id"]: {pair["positive_id"]: 1} for pair in test_pairs}
+    return Benchmark(queries, corpus, qrels)
+
+
+def load_beir(folder: str | Path, split: str = "test") -> Benchmark:
+    """Read a BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv (header row, any line ending)."""
+    folder = Path(folder)
+    paths = {name: folder / name for name in ("corpus.jsonl", "queries.jsonl")}
+    paths["qrels"] = folder / "qrels" / f"{split}.tsv"
+    missing = [str(path) for path in paths.values() if not path.is_file()]
+    if missing:
+        raise EmbedtuneError(f"not a BEIR folder for split '{split}': missing {', '.join(missing)}")
+
+    def read_jsonl(path: Path) -> dict[str, dict]:
+        rows = {}
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                    rows[str(row["_id"])] = row
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    raise EmbedtuneError(f"{path}:{number} is not a JSON object with an '_id'") from None
+        return rows
+
+    corpus = {
+        doc_id: f"{row.get('title', '')} {row.get('text', '')}".strip()
+        for doc_id, row in read_jsonl(paths["corpus.jsonl"]).items()
+    }
+    all_queries = {qid: str(row.get("text", "")) for qid, row in read_jsonl(paths["queries.jsonl"]).items()}
+    qrels: dict[str, dict[str, int]] = {}
+    for number, line in enumerate(paths["qrels"].read_text(encoding="utf-8").splitlines(), start=1):
+        fields = line.strip().split("\t")
+        if len(fields) < 3 or (number == 1 and not fields[2].lstrip("-").isdigit()):
+            continue  # header or blank line
+        qid, doc_id, score = fields[0], fields[1], int(fields[2])
+        if score > 0 and qid in all_queries and doc_id in corpus:
+            qrels.setdefault(qid, {})[doc_id] = score
+    if not qrels:
+        raise EmbedtuneError(f"{paths['qrels']} has no positive judgements for known queries and documents")
+    queries = {qid: all_queries[qid] for qid in qrels}
+    return Benchmark(queries, corpus, qrels)
+
+
+def evaluate_models(
+    models: Mapping[str, SentenceTransformer],
+    benchmark: Benchmark,
+    config: EvaluationConfig | None = None,
+    dims: Sequence[int] | None = None,
+) -> dict[str, Any]:
+    """Evaluation report: mean metrics per model x dimension, gains vs the first model with CIs.
+
+    Args:
+        models: name -> loaded model, the baseline first. Each model encodes with the prompts it
+            carries (`model.prompts`, set from its `ModelSpec` by `load_embedder`, or saved with it).
+        benchmark: the queries, the candidate passages (all of them are ranked) and the judgements.
+        config: batch size, bootstrap samples and seed (`EvaluationConfig()` when None).
+        dims: Matryoshka truncations to score besides each model's full dimension.
+
+    Returns:
+        `{"n_queries", "n_corpus", "metrics", "models": {name: {dim: {metric: mean}}},
+        "gains": {name: {dim: {metric: {"gain", "ci_low", "ci_high"}}}}, "encode_seconds"}`.
+
+    Example:
+        >>> report = evaluate_models({"base": base, "tuned": tuned}, load_beir("scifact-dev", "train"))
+        >>> report["gains"]["tuned"]["384"]["ndcg@10"]["ci_low"] > 0  # significant at full dim?
+    """
+    from embedtune.config import EvaluationConfig
+
+    config = config or EvaluationConfig()
+    queries, corpus, qrels = benchmark
+    batch_size, bootstrap_samples, seed = config.batch_size, config.bootstrap_samples, config.seed
+    if not queries:
+        raise EmbedtuneError("no evaluation queries: the test split is empty (add documents or raise split.test_fraction)")
+    query_ids, corpus_ids = sorted(queries), list(corpus)
+    report: dict[str, Any] = {
+        "n_queries": len(query_ids),
+        "n_corpus": len(corpus_ids),
+        "metrics": list(METRICS),
+        "models": {},
+        "gains": {},
+        "encode_seconds": {},
+    }
+    per_query: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, model in models.items():
+        started = time.perf_counter()
+        query_prefix, document_prefix = model_prompts(model)
+        full_queries = encode(model, [queries[q] for q in query_ids], query_prefix, batch_size)
+        full_corpus = encode(model, [corpus[c] for c in corpus_ids], document_prefix, batch_size)
+        report["encode_seconds"][name] = round(time.perf_counter() - started, 2)
+        release_memory(str(getattr(model, "device", "cpu")))  # next model gets the GPU's cache back
+        model_dims = [d for d in (dims or []) if d < full_queries.shape[1]]
+        per_query[name] = {}
+        report["models"][name] = {}
+        for dim in [full_queries.shape[1], *model_dims]:
+            indices, _ = top_k(normalise(full_queries, dim), normalise(full_corpus, dim), RANK_DEPTH)
+            rankings = {qid: [corpus_ids[i] for i in row] for qid, row in zip(query_ids, indices)}
+            values = per_query_metrics(rankings, qrels)
+            per_query[name][str(dim)] = values
+            report["models"][name][str(dim)] = {metric: float(v.mean()) for metric, v in values.items()}
+        logger.info("evaluated %s: NDCG@10 %.4f", name, report["models"][name][str(full_queries.shape[1])]["ndcg@10"])
+    names = list(models)
+    for name in names[1:]:
+        report["gains"][name] = {
+            dim: {
+                metric: paired_bootstrap_ci(per_query[names[0]][dim][metric], values[metric], bootstrap_samples, seed)
+                for metric in ("ndcg@10", "mrr@10", "recall@10")
+            }
+            for dim, values in per_query[name].items()
+            if dim in per_query[names[0]]
+        }
+    return report
+
+
+def full_dim(report: Mapping[str, Any], model: str) -> str:
+    return max(report["models"][model], key=int)

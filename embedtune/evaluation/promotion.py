@@ -1,0 +1,84 @@
+"""The promotion rule: the tuned model is promoted only if it beats the base model, and the model
+version currently holding the target stage (the incumbent) when there is one.
+
+1. `decide(report, config, incumbent)` is the rule itself, on numbers only (unit-tested without ZenML).
+2. `find_incumbent(model, stage)` finds the version to beat: production if any, else the one in `stage`.
+3. `versus_incumbent(...)` re-measures tuned against the incumbent on this run's held-out queries.
+The `promote` step (steps/evaluation.py) calls them in that order and sets the stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from embedtune.config import PromotionConfig
+from embedtune.evaluation.benchmark import Benchmark, evaluate_models, full_dim
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from embedtune.config import EvaluationConfig
+
+
+def _summary(gain: Mapping[str, float]) -> str:
+    return f"NDCG@10 gain {gain['gain']:+.4f} (95% CI {gain['ci_low']:+.4f} to {gain['ci_high']:+.4f})"
+
+
+def decide(
+    report: Mapping[str, Any],
+    config: PromotionConfig,
+    incumbent: Mapping[str, Any] | None = None,
+    tuned: str = "tuned",
+) -> tuple[bool, str]:
+    """(promote?, why). `incumbent`: the paired gain of tuned over the incumbent version (production if
+    any, else the current `config.stage` version) on the same test queries, with its `version` name and
+    `stage`."""
+    dim = full_dim(report, tuned)
+    gain = report["gains"][tuned][dim]["ndcg@10"]
+    summary = _summary(gain)
+    if gain["gain"] <= config.min_ndcg_gain:
+        return False, f"not promoted: {summary} does not exceed promotion.min_ndcg_gain={config.min_ndcg_gain}"
+    if config.require_significant and gain["ci_low"] <= 0:
+        return False, f"not promoted: {summary} is not significant (promotion.require_significant)"
+    if incumbent is None:
+        return True, f"promoted to {config.stage}: {summary}"
+    versus = f"the current {incumbent.get('stage', config.stage)} version {incumbent['version']} ({_summary(incumbent)})"
+    if incumbent["gain"] <= 0:
+        return False, f"not promoted: beats the base ({summary}) but not {versus}"
+    if config.require_significant and incumbent["ci_low"] <= 0:
+        return False, f"not promoted: the gain over {versus} is not significant (promotion.require_significant)"
+    return True, f"promoted to {config.stage}, replacing version {incumbent['version']}: {summary}; beats {versus}"
+
+
+def _version_in_stage(model: Any, stage: str) -> tuple[SentenceTransformer | None, str]:
+    """The tuned model of the version now in `stage` (not `model` itself), if any."""
+    from zenml.client import Client
+
+    try:
+        version = Client().get_model_version(model.name, stage)
+    except KeyError:  # no version holds the stage yet
+        return None, ""
+    artifact = version.get_artifact("tuned_model") if version.id != model.id else None
+    return (artifact.load(), str(version.name)) if artifact is not None else (None, "")
+
+
+def find_incumbent(model: Any, stage: str) -> tuple[SentenceTransformer | None, str, str]:
+    """(tuned model, version name, stage) of the version to beat: production if there is one (what
+    serves), else the version now holding `stage`; (None, "", stage) when there is none."""
+    for incumbent_stage in dict.fromkeys(("production", stage)):
+        incumbent_model, incumbent_version = _version_in_stage(model, incumbent_stage)
+        if incumbent_model is not None:
+            return incumbent_model, incumbent_version, incumbent_stage
+    return None, "", stage
+
+
+def versus_incumbent(
+    tuned: SentenceTransformer, incumbent: SentenceTransformer, version: str, stage: str,
+    benchmark: Benchmark, config: EvaluationConfig,
+) -> dict[str, Any]:
+    """The paired NDCG@10 gain of tuned over the incumbent on `benchmark`, as `decide` expects it."""
+    report = evaluate_models({"incumbent": incumbent, "tuned": tuned}, benchmark, config)
+    dim = full_dim(report, "tuned")
+    return {"version": version, "stage": stage, **report["gains"]["tuned"][dim]["ndcg@10"]}
+

@@ -1,0 +1,352 @@
+"""Running a distilabel LLM over the prompts: `DistilabelQueryGenerator`, its run modes and failure
+handling. Backends (`embedtune.generation.backends`) only build the LLM and pass it here.
+
+Contract: `generate(chunks, queries_per_chunk)` returns one `GeneratedQuery` per (chunk, i), chunk-major,
+styles from `style_for(i, config.query_styles)`; a row whose call failed or whose answer does not parse
+has `query=None` (and `raw`, if any), and `filter_pairs` counts it as `parse_failure`. `usage()` then
+reports requests, answers, parse failures, call errors by class, tokens, cost and time. Every answer is
+journalled (`embedtune.generation.journal`) as soon as its batch returns, so a killed run resumes.
+
+- "direct" mode (every backend's default): the LLM is called in this process, batch by batch. An async
+  LLM (OpenAI) sends a batch's requests concurrently and a failed request fails only its row; the
+  client retries 429/5xx/timeouts with backoff first. A failed row is not journalled, so a re-run
+  retries only it. A rejected key (401/403), an unknown model (404) or an unreachable endpoint stops
+  the run at once, and so do `MAX_FAILED_BATCHES` wholly failed batches in a row, with one clear
+  `EmbedtuneError` (secrets redacted).
+- "pipeline" mode (`EMBEDTUNE_DISTILABEL_MODE=pipeline`): the rows not yet journalled go through a
+  distilabel `Pipeline` (`embedtune.generation.distilabel_pipeline`), and are journalled afterwards.
+  llama.cpp must stay direct: its OpenMP threads hang in a worker forked from a process where torch
+  already started OpenMP. Off the main thread a Pipeline cannot run, so direct mode is used there too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+# llama.cpp's OpenMP threads spin-wait by default; on a small machine that starves the other thread.
+# Must be set before `llama_cpp` is imported: the llama.cpp backend imports this module first, and
+# distilabel's worker processes inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from embedtune import EmbedtuneError, logger
+from embedtune.generation.base import GeneratedQuery, QueryGenerator, style_for
+from embedtune.generation.distilabel_pipeline import run_pipeline
+from embedtune.generation.journal import default_cache_dir, journal_line, journal_path, read_journal
+from embedtune.generation.parsing import parse_llm_output
+from embedtune.generation.prompts import PROMPT_VERSION, build_messages
+from embedtune.util.errors import describe_error, error_chain
+from embedtune.util.redact import redact
+
+if TYPE_CHECKING:
+    from embedtune.config import GenerationConfig
+
+MODE_ENV = "EMBEDTUNE_DISTILABEL_MODE"
+MAX_FAILED_BATCHES = 3  # consecutive batches whose every call failed (after the client's retries): stop
+
+
+def _fatal_reason(error: BaseException) -> str | None:
+    """Why retrying the remaining rows is pointless, or None for a failure of this row only
+    (timeouts, 429 and 5xx that outlived the client's retries, a malformed response)."""
+    status = getattr(error, "status_code", None)
+    if status in (401, 403):
+        return f"the endpoint rejected the API key (HTTP {status}); check the key in the configured env var"
+    if status == 404:
+        return "the endpoint or model was not found (HTTP 404); check generation.openai.base_url and model"
+    for link in error_chain(error):
+        if isinstance(link, ConnectionRefusedError) or type(link).__name__ in ("ConnectError", "ConnectTimeout"):
+            return "cannot connect to the endpoint; is the server running and the base_url right?"
+    return None
+
+
+class DistilabelQueryGenerator(QueryGenerator):
+    """Any distilabel LLM as a `QueryGenerator`; the factories in `embedtune.generation.backends` build one.
+
+    Args:
+        config: the `generation` config (styles, corpus description, seed, cache_dir).
+        llm: a distilabel LLM, not yet loaded.
+        generation_kwargs: passed to every call (max_new_tokens, temperature, ...); part of the run key.
+        generator_name: `<backend>:<model>`, stored in every row.
+        batch_size: rows per call (an async LLM sends them concurrently).
+        default_mode: "direct" or "pipeline" when `EMBEDTUNE_DISTILABEL_MODE` is not set.
+        price_per_1k: USD per 1000 (prompt, completion) tokens, for `usage()["cost_usd"]`.
+    """
+
+    prompt_version = PROMPT_VERSION
+
+    def __init__(
+        self,
+        config: GenerationConfig,
+        llm: Any,
+        generation_kwargs: dict[str, Any],
+        generator_name: str,
+        batch_size: int = 8,
+        hard_negative: bool = False,
+        price_per_1k: tuple[float, float] = (0.0, 0.0),
+        max_passage_chars: int = 4000,
+        check: Any = None,
+        cache_salt: str = "",
+        default_mode: str = "pipeline",
+        endpoint: str = "",
+        secrets: Sequence[str] = (),
+        key_env: str = "",
+    ):
+        self.config = config
+        self.default_mode = default_mode
+        self.llm = llm
+        self.generation_kwargs = generation_kwargs
+        self.name = generator_name
+        self.batch_size = max(1, batch_size)
+        self.hard_negative = hard_negative
+        self.price_per_1k = price_per_1k
+        self.max_passage_chars = max_passage_chars
+        self._check = check  # raises EmbedtuneError before a run if the backend cannot work
+        self.cache_salt = cache_salt  # what else makes a cached answer invalid (e.g. the endpoint)
+        self.endpoint = endpoint  # shown in error messages (never a key)
+        self.secrets = [secret for secret in secrets if secret]  # redacted from every message
+        self.key_env = key_env  # the *name* of the env var holding the key, for error messages
+        self._usage: dict[str, Any] = {}
+        self._errors: Counter = Counter()
+        self._resumed = 0
+
+    # -- rows ------------------------------------------------------------------------------------
+    def build_rows(self, chunks: Sequence[dict[str, Any]], queries_per_chunk: int) -> list[dict[str, Any]]:
+        rows = []
+        for chunk in chunks:  # chunk-major: the queries of one chunk share the passage in the KV cache
+            for index in range(queries_per_chunk):
+                rows.append(
+                    {
+                        "row_id": f"{chunk['chunk_id']}::{index}",
+                        "style": style_for(index, self.config.query_styles),
+                        "messages": build_messages(
+                            chunk,
+                            index,
+                            self.config.corpus_description,
+                            self.hard_negative,
+                            self.max_passage_chars,
+                            self.config.query_styles,
+                        ),
+                    }
+                )
+        return rows
+
+    def _run_key(self, rows: list[dict[str, Any]]) -> str:
+        digest = hashlib.sha256()
+        digest.update(
+            json.dumps(
+                [self.name, self.cache_salt, PROMPT_VERSION, self.generation_kwargs, self.config.seed],
+                sort_keys=True,
+                default=str,
+            ).encode()
+        )
+        for row in rows:
+            digest.update(json.dumps([row["row_id"], row["messages"]], sort_keys=True).encode())
+        return digest.hexdigest()[:16]
+
+    def _cache_dir(self) -> Path:
+        return Path(self.config.cache_dir).expanduser() if self.config.cache_dir else default_cache_dir()
+
+    def _mode(self) -> str:
+        mode = os.environ.get(MODE_ENV, self.default_mode).strip().lower()
+        if mode not in ("pipeline", "direct"):
+            raise EmbedtuneError(f"{MODE_ENV} must be 'pipeline' or 'direct', not '{mode}'")
+        if mode == "pipeline" and threading.current_thread() is not threading.main_thread():
+            logger.info("not in the main thread: calling the distilabel LLM in-process instead of a Pipeline")
+            mode = "direct"
+        return mode
+
+    # -- pipeline mode ---------------------------------------------------------------------------
+    def _run_pipeline(self, rows: list[dict[str, Any]], run_key: str) -> dict[str, tuple[Any, int, int]]:
+        """Rows not yet in the journal through a distilabel Pipeline (whose own cache covers an
+        interrupted pipeline); every answer is journalled afterwards, so a re-run skips it."""
+        journal = journal_path(self._cache_dir(), run_key)
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        results = read_journal(journal)
+        self._resumed = len([row for row in rows if row["row_id"] in results])
+        todo = [row for row in rows if row["row_id"] not in results]
+        if not todo:
+            return results
+        self.llm.generation_kwargs = dict(self.generation_kwargs)  # distilabel keeps them on the LLM
+        results.update(run_pipeline(self.llm, todo, self.batch_size, self._cache_dir(), run_key, journal))
+        return results
+
+    # -- direct mode -----------------------------------------------------------------------------
+    def _call_batch(self, batch: list[dict[str, Any]]) -> list[Any]:
+        """One output dict or one exception per row. An async LLM (OpenAI) sends the rows
+        concurrently and a failed request fails only its own row; other LLMs fail as a batch."""
+        from distilabel.models.llms.base import AsyncLLM
+
+        if isinstance(self.llm, AsyncLLM):
+            import asyncio
+
+            async def gather() -> list[Any]:
+                calls = [
+                    self.llm.agenerate(input=row["messages"], num_generations=1, **self.generation_kwargs)
+                    for row in batch
+                ]
+                return await asyncio.gather(*calls, return_exceptions=True)
+
+            return self.llm.event_loop.run_until_complete(gather())
+        try:
+            return list(
+                self.llm.generate_outputs(
+                    inputs=[row["messages"] for row in batch], num_generations=1, **self.generation_kwargs
+                )
+            )
+        except Exception as error:  # noqa: BLE001 - a failed call is failed rows, not a failed run
+            return [error] * len(batch)
+
+    def _run_direct(self, rows: list[dict[str, Any]], run_key: str) -> dict[str, tuple[Any, int, int]]:
+        journal = journal_path(self._cache_dir(), run_key)
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        results = read_journal(journal)  # resume: rows finished by an interrupted run
+        self._resumed = len([row for row in rows if row["row_id"] in results])
+        todo = [row for row in rows if row["row_id"] not in results]
+        if self._resumed:
+            logger.info("resuming: %d of %d answers already in %s", self._resumed, len(rows), journal)
+        if not todo:
+            return results
+        self.llm.load()
+        failed_batches = 0
+        try:
+            from tqdm.auto import tqdm
+
+            progress = tqdm(total=len(todo), desc=f"generating queries ({self.name})", unit="query")
+            with journal.open("a", encoding="utf-8") as out, progress:
+                for start in range(0, len(todo), self.batch_size):
+                    batch = todo[start : start + self.batch_size]
+                    outputs = self._call_batch(batch)
+                    errors = [output for output in outputs if isinstance(output, BaseException)]
+                    for row, output in zip(batch, outputs):
+                        if isinstance(output, BaseException):
+                            results[row["row_id"]] = (None, 0, 0)
+                            continue
+                        generations = output.get("generations") or [None]
+                        stats = output.get("statistics") or {}
+                        prompt_tokens = int((stats.get("input_tokens") or [0])[0] or 0)
+                        completion_tokens = int((stats.get("output_tokens") or [0])[0] or 0)
+                        results[row["row_id"]] = (generations[0], prompt_tokens, completion_tokens)
+                        if isinstance(generations[0], str):  # no content at all is retried on resume
+                            out.write(journal_line(row["row_id"], generations[0], prompt_tokens, completion_tokens))
+                    out.flush()
+                    os.fsync(out.fileno())
+                    progress.update(len(batch))
+                    for error in errors:
+                        self._errors[type(error).__name__] += 1
+                    if errors:
+                        logger.warning(
+                            "%d of %d LLM calls failed (%s); those rows count as failures",
+                            len(errors), len(batch), redact(describe_error(errors[-1]), self.secrets),
+                        )
+                        fatal_error = next((error for error in errors if _fatal_reason(error)), None)
+                        failed_batches = failed_batches + 1 if len(errors) == len(batch) else 0
+                        if fatal_error is not None or failed_batches >= MAX_FAILED_BATCHES:
+                            reason = _fatal_reason(fatal_error) if fatal_error is not None else None
+                            raise self._give_up(reason, fatal_error or errors[-1], journal, results, len(rows))
+                    else:
+                        failed_batches = 0
+        finally:
+            try:
+                self.llm.unload()
+            except Exception as error:  # noqa: BLE001 - unloading is best effort
+                logger.debug("could not unload the LLM: %s", error)
+        return results
+
+    def _give_up(
+        self, fatal: str | None, error: BaseException, journal: Path, results: dict[str, Any], total: int
+    ) -> EmbedtuneError:
+        kept = sum(1 for raw, _, _ in results.values() if isinstance(raw, str))
+        why = fatal or f"{MAX_FAILED_BATCHES} batches in a row failed after retries"
+        if self.key_env:
+            why = why.replace("the configured env var", f"${self.key_env}")
+        endpoint = f" at {self.endpoint}" if self.endpoint else ""
+        return EmbedtuneError(
+            redact(
+                f"{self.name}{endpoint} gave no answer: {why} ({describe_error(error)}). "
+                f"{kept} of {total} answers are kept in {journal}; fix the cause and re-run to resume",
+                self.secrets,
+            )
+        )
+
+    # -- the contract ----------------------------------------------------------------------------
+    def generate(self, chunks: Sequence[dict[str, Any]], queries_per_chunk: int) -> list[GeneratedQuery]:
+        started = time.perf_counter()
+        rows = self.build_rows(chunks, queries_per_chunk)
+        self._usage = {}
+        self._errors = Counter()
+        self._resumed = 0
+        if not rows:
+            return []
+        if self._check is not None:
+            self._check()
+        run_key = self._run_key(rows)
+        mode = self._mode()
+        logger.info("generating %d queries for %d chunks with %s (%s mode)", len(rows), len(chunks), self.name, mode)
+        results = self._run_pipeline(rows, run_key) if mode == "pipeline" else self._run_direct(rows, run_key)
+
+        queries: list[GeneratedQuery] = []
+        prompt_total = completion_total = parsed = answered = 0
+        for row in rows:
+            raw, prompt_tokens, completion_tokens = results.get(row["row_id"], (None, 0, 0))
+            if raw is not None:
+                answered += 1
+            query, negative = parse_llm_output(raw)
+            parsed += query is not None
+            prompt_total += prompt_tokens
+            completion_total += completion_tokens
+            queries.append(
+                GeneratedQuery(
+                    chunk_id=row["row_id"].rsplit("::", 1)[0],
+                    query=query,
+                    style=row["style"],
+                    generator=self.name,
+                    prompt_version=PROMPT_VERSION,
+                    llm_negative=negative if self.hard_negative else None,
+                    raw=raw if isinstance(raw, str) else "",
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                )
+            )
+        seconds = time.perf_counter() - started
+        prompt_price, completion_price = self.price_per_1k
+        self._usage = {
+            "generator": self.name,
+            "mode": mode,
+            "requests": len(rows),
+            "answered": answered,
+            "parsed": parsed,
+            "failed": len(rows) - parsed,
+            "unanswered": len(rows) - answered,  # the call failed or returned no content
+            "unparseable": answered - parsed,  # an answer came back but held no usable query
+            "call_errors": dict(self._errors),  # exception class -> rows, after the client's retries
+            "resumed_answers": self._resumed,  # taken from the journal of an earlier, interrupted run
+            "prompt_tokens": prompt_total,
+            "completion_tokens": completion_total,
+            "cost_usd": round(prompt_total / 1000 * prompt_price + completion_total / 1000 * completion_price, 6),
+            "seconds": round(seconds, 2),
+            "seconds_per_chunk": round(seconds / max(1, len(chunks)), 2),
+        }
+        if answered == 0:
+            errors = ", ".join(f"{n} {name}" for name, n in self._errors.items()) or "no content"
+            raise EmbedtuneError(
+                f"{self.name} returned no answer for any of {len(rows)} prompts ({errors}); "
+                "see the log above for the error (model path, endpoint, API key, or server down)"
+            )
+        if answered < len(rows):
+            logger.warning(
+                "%d of %d prompts got no answer (%s); they count as parse_failure in filter_pairs, and a "
+                "re-run retries only them", len(rows) - answered, len(rows), dict(self._errors) or "no content",
+            )
+        logger.info("generation usage: %s", self._usage)
+        return queries
+
+    def usage(self) -> dict[str, Any]:
+        return dict(self._usage)
+

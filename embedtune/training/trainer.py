@@ -1,0 +1,208 @@
+"""Fine-tune a SentenceTransformer on (query, positive[, negative]) pairs.
+
+Workflow:
+1. Build train/validation datasets; the mined negative becomes a third column when every row has one.
+2. Loss: CachedMultipleNegativesRankingLoss (large in-batch negatives at fixed memory) wrapped in
+   MatryoshkaLoss so truncated embeddings stay useful.
+3. Validation: query -> chunk retrieval NDCG@10 decides the best checkpoint (never the test split).
+4. Train with a fixed seed; fp16/bf16 only on a GPU that supports it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from embedtune import EmbedtuneError, logger
+from embedtune.config import ModelConfig, TrainingConfig
+from embedtune.models.devices import enable_tf32, peak_memory_gb, precision_flags, reset_peak_memory
+from embedtune.models.encoding import model_prompts
+from embedtune.models.loading import embedding_dimension
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+VALIDATION_NAME = "validation"
+
+
+@dataclass
+class TrainingResult:
+    model: SentenceTransformer
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def training_columns(pairs: Sequence[dict[str, Any]], use_negatives: bool, seed: int = 42) -> dict[str, list[str]]:
+    """anchor/positive[/negative] columns. A pair whose mining found no safe negative gets another
+    pair's positive instead (an easy negative), so the hard negatives of the others are not lost."""
+    columns = {"anchor": [p["query"] for p in pairs], "positive": [p["positive"] for p in pairs]}
+    if not use_negatives or not any(p.get("negative") for p in pairs) or len(set(columns["positive"])) < 2:
+        return columns
+    rng = random.Random(seed)
+    negatives = []
+    for pair in pairs:
+        negative = pair.get("negative")
+        while not negative or negative == pair["positive"]:
+            negative = rng.choice(pairs)["positive"]
+        negatives.append(negative)
+    columns["negative"] = negatives
+    return columns
+
+
+def validation_evaluator(
+    validation: Sequence[dict[str, Any]],
+    chunks: Sequence[dict[str, Any]],
+    config: TrainingConfig,
+    query_prompt: str = "",
+    document_prompt: str = "",
+):
+    """Retrieval over the validation positives plus a seeded sample of other chunks."""
+    from sentence_transformers.evaluation import InformationRetrievalEvaluator
+
+    if not validation:
+        return None
+    positives = {p["positive_id"] for p in validation}
+    others = [c["chunk_id"] for c in chunks if c["chunk_id"] not in positives]
+    random.Random(config.seed).shuffle(others)
+    keep = positives | set(others[: max(0, config.validation_corpus_size - len(positives))])
+    corpus = {c["chunk_id"]: c["text"] for c in chunks if c["chunk_id"] in keep}
+    queries = {p["id"]: p["query"] for p in validation}
+    relevant = {p["id"]: {p["positive_id"]} for p in validation}
+    return InformationRetrievalEvaluator(
+        queries=queries,
+        corpus=corpus,
+        relevant_docs=relevant,
+        name=VALIDATION_NAME,
+        main_score_function="cosine",
+        query_prompt=query_prompt or None,
+        corpus_prompt=document_prompt or None,
+        batch_size=64,
+        write_csv=False,
+    )
+
+
+def latest_checkpoint(directory: str | Path) -> str | None:
+    """The newest complete checkpoint (one cut off by a kill is skipped); see embedtune.training.checkpoints."""
+    from embedtune.training.checkpoints import latest_checkpoint as newest_complete
+
+    return newest_complete(directory)
+
+
+def _checkpoint_run_dir(config: TrainingConfig, model_config: ModelConfig, train_dataset: Any,
+                        validation: Sequence[dict[str, Any]]) -> Path:
+    """Checkpoints of exactly this training (settings, base model, data): a changed run never resumes
+    another's optimizer state."""
+    from embedtune.training.checkpoints import run_directory
+
+    settings = config.model_dump(exclude={"checkpoint_dir"})
+    data = train_dataset.to_dict()
+    return run_directory(config.checkpoint_dir, settings, model_config.model_dump(), data,
+                         sorted(str(p.get("id")) for p in validation))
+
+
+def train_embedder(
+    model: SentenceTransformer,
+    train: Sequence[dict[str, Any]],
+    validation: Sequence[dict[str, Any]],
+    chunks: Sequence[dict[str, Any]],
+    model_config: ModelConfig,
+    config: TrainingConfig,
+    callbacks: Sequence[Any] = (),
+) -> TrainingResult:
+    """`callbacks`: extra transformers TrainerCallbacks (e.g. embedtune.tracking.mlflow's metrics callback)."""
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.losses import CachedMultipleNegativesRankingLoss, MatryoshkaLoss
+    from sentence_transformers.training_args import BatchSamplers
+    from transformers import set_seed
+
+    query_prompt, document_prompt = model_prompts(model)  # decided by the model's ModelSpec at load time
+    if len(train) < 2:
+        raise EmbedtuneError(f"only {len(train)} training pair(s) after filtering; need at least 2 (add documents)")
+    dimension = embedding_dimension(model)
+    too_large = [d for d in model_config.matryoshka_dims if d > dimension]
+    if too_large:
+        raise EmbedtuneError(f"model.matryoshka_dims {too_large} exceed the model's dimension {dimension}")
+
+    # 1. Data: in-batch negatives come from the per-device batch, so keep it as large as memory allows.
+    set_seed(config.seed)
+    device = str(model.device)
+    precision = precision_flags(config.precision, device, config.tf32)  # bf16 on Ampere+, fp16 older GPUs, else fp32
+    enable_tf32(precision["tf32"], device)
+    train_dataset = Dataset.from_dict(training_columns(train, config.use_negatives, config.seed))
+    batch_size = min(config.batch_size, len(train_dataset))
+    evaluator = validation_evaluator(validation, chunks, config, query_prompt, document_prompt)
+
+    # 2. Loss: GradCache-style MNRL; mini_batch_size bounds memory without shrinking the negatives pool.
+    inner = CachedMultipleNegativesRankingLoss(model, mini_batch_size=min(config.mini_batch_size, batch_size))
+    loss = MatryoshkaLoss(model, inner, matryoshka_dims=model_config.matryoshka_dims)
+
+    steps_per_epoch = max(1, math.ceil(len(train_dataset) / batch_size))
+    eval_steps = max(1, steps_per_epoch // config.evals_per_epoch)
+    output_dir = str(_checkpoint_run_dir(config, model_config, train_dataset, validation)) if config.checkpoint_dir \
+        else tempfile.mkdtemp(prefix="embedtune-train-")
+    prompts = {"anchor": query_prompt, "positive": document_prompt}
+    if "negative" in train_dataset.column_names:
+        prompts["negative"] = document_prompt
+    args = SentenceTransformerTrainingArguments(
+        output_dir=output_dir,
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=batch_size,  # = in-batch negatives seen by the loss
+        learning_rate=config.learning_rate,  # 2e-5: small steps keep the pre-trained geometry
+        warmup_steps=config.warmup_ratio,  # a float is a ratio; avoids early large updates wrecking the base
+        weight_decay=config.weight_decay,
+        batch_sampler=BatchSamplers.NO_DUPLICATES,  # a duplicate text in a batch is a false negative
+        seed=config.seed,
+        data_seed=config.seed,
+        eval_strategy="steps" if evaluator else "no",
+        eval_steps=eval_steps,
+        save_strategy="steps" if evaluator or config.checkpoint_dir else "no",  # checkpoints make a kill resumable
+        save_steps=eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=evaluator is not None,  # selection on validation, never on test
+        metric_for_best_model=f"eval_{VALIDATION_NAME}_cosine_ndcg@10" if evaluator else None,
+        greater_is_better=True,
+        logging_steps=max(1, eval_steps // 2),
+        prompts={key: value for key, value in prompts.items() if value} or None,
+        report_to="none",  # tracking goes through ZenML's experiment tracker, not HF callbacks
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        **precision,
+    )
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
+        callbacks=list(callbacks) or None,
+    )
+    # 3. Train (resumes from the newest checkpoint when a checkpoint_dir from a crashed run exists).
+    resume = latest_checkpoint(output_dir) if config.checkpoint_dir else None
+    if resume:
+        logger.info("resuming training from %s (training.checkpoint_dir)", resume)
+    reset_peak_memory(device)
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - started
+    metrics = {
+        "train_pairs": len(train_dataset),
+        "validation_pairs": len(validation),
+        "uses_negatives": "negative" in train_dataset.column_names,
+        "train_seconds": round(seconds, 2),
+        "train_pairs_per_second": round(len(train_dataset) * config.epochs / seconds, 3),
+        "train_loss": float(output.training_loss),
+        "global_steps": int(output.global_step),
+        "device": device,
+        "precision": "bf16" if precision["bf16"] else "fp16" if precision["fp16"] else "fp32",
+    }
+    if device.startswith("cuda"):
+        metrics["peak_gpu_memory_gb"] = peak_memory_gb()
+    if resume:
+        metrics["resumed_from"] = Path(resume).name
+    if evaluator is not None and trainer.state.best_metric is not None:
+        metrics["best_validation_ndcg@10"] = float(trainer.state.best_metric)
+        metrics["best_checkpoint"] = Path(trainer.state.best_model_checkpoint or "").name
+    logger.info("trained on %d pairs in %.1fs (%s)", len(train_dataset), seconds, metrics)
+    return TrainingResult(model=model, metrics=metrics)

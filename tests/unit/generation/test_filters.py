@@ -1,0 +1,51 @@
+"""From generated queries to pairs: contract fields, stable ids, and every filter counted by reason."""
+
+from embedtune.config import FilterConfig
+from embedtune.generation import GeneratedQuery
+from embedtune.generation.filters import build_pairs, filter_pairs, pair_id
+
+PASSAGE = (
+    "ZenML caches a step when its code, parameters and inputs are unchanged, so a second run of the same "
+    "pipeline finishes in seconds and reuses every artifact from the first run."
+)
+CHUNKS = [{"chunk_id": "c1", "doc_id": "d1", "text": PASSAGE, "title": "Caching"}]
+
+
+def generated(query, chunk="c1", style="question"):
+    return GeneratedQuery(chunk_id=chunk, query=query, style=style, generator="fake", prompt_version="t", raw=str(query))
+
+
+def test_pairs_carry_the_contract_fields_and_stable_ids():
+    rows = build_pairs([generated("how does step caching work?")], CHUNKS)
+    assert set(rows[0]) >= {"id", "query", "positive", "positive_id", "llm_negative", "generator", "prompt_version"}
+    assert rows[0]["id"] == pair_id("c1", "how does step caching work?")
+    assert rows[0]["positive"] == PASSAGE
+
+
+def test_every_filter_drops_for_its_reason_and_counts_it():
+    queries = [
+        "how does step caching work?",  # kept
+        None,  # parse failure
+        "cache",  # too short
+        "x " * 200,  # too long
+        "caches a step when its code, parameters and inputs are unchanged, so a second run",  # copies passage
+        "Does the passage say which outputs are cached?",  # points at the text it was written from
+        "How does step caching work",  # duplicate after normalisation
+        "step caching work how does it?",  # near duplicate of the first (same words)
+        "which artifacts are reused on a second run",  # kept
+    ]
+    kept, dropped = filter_pairs(build_pairs([generated(q) for q in queries], CHUNKS), FilterConfig())
+    assert [p["query"] for p in kept] == [queries[0], queries[-1]]
+    assert dropped["parse_failure"] == dropped["too_short"] == dropped["too_long"] == 1
+    assert dropped["copies_passage"] == dropped["duplicate"] == dropped["near_duplicate"] == 1
+    assert dropped["mentions_source"] == 1
+
+
+def test_source_mentions_are_dropped_only_when_asked_and_only_for_the_artefact_phrases():
+    artefacts = ["What does this study find about caching?", "caching in the above passage",
+                 "Does the paper support step caching?"]
+    searches = ["how to pass a study id to a step", "paper trail of artifact versions", "passage of time in schedules"]
+    kept, dropped = filter_pairs(build_pairs([generated(q) for q in artefacts + searches], CHUNKS), FilterConfig())
+    assert [p["query"] for p in kept] == searches and dropped["mentions_source"] == 3
+    kept, _ = filter_pairs(build_pairs([generated(q) for q in artefacts], CHUNKS), FilterConfig(drop_source_mentions=False))
+    assert len(kept) == 3

@@ -1,0 +1,26 @@
+"""The SentenceTransformer materializer stores a plain model directory."""
+
+import numpy as np
+
+
+def test_materializer_round_trip_is_a_plain_model_directory(tiny_model_dir, zenml_repository):
+    import os
+    import uuid
+
+    from sentence_transformers import SentenceTransformer
+    from zenml.client import Client
+
+    from materializers import SentenceTransformerMaterializer
+
+    model = SentenceTransformer(tiny_model_dir)
+    uri = os.path.join(Client().active_stack.artifact_store.path, f"roundtrip-{uuid.uuid4().hex}")
+    materializer = SentenceTransformerMaterializer(uri=uri)
+    materializer.save(model)
+    files = set(os.listdir(uri))
+    assert "model.safetensors" in files and "modules.json" in files
+    assert not any(name.endswith((".pkl", ".pickle")) for name in files)
+    loaded = materializer.load(SentenceTransformer)
+    text = ["round trip of an embedding model"]
+    np.testing.assert_allclose(model.encode(text), loaded.encode(text), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.encode(text), SentenceTransformer(uri).encode(text), rtol=1e-5, atol=1e-6)
+    assert materializer.extract_metadata(model)["embedding_dimension"] == 64

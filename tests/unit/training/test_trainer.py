@@ -1,0 +1,109 @@
+"""Training: columns, the tiny model trains and selects on validation, prompts, dims, GPU precision."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from embedtune import EmbedtuneError
+from embedtune.config import ModelConfig, TrainingConfig, parse_parameters
+from embedtune.models.loading import load_embedder
+from embedtune.training.trainer import train_embedder, training_columns
+
+
+def test_training_uses_the_prompts_the_base_model_was_loaded_with(monkeypatch, tiny_model_dir):
+    from embedtune.models.spec import resolve_spec
+    from embedtune.training import trainer as training
+
+    seen = {}
+
+    def stop(validation, chunks, config, query_prompt, document_prompt):
+        seen["prompts"] = (query_prompt, document_prompt)
+        raise RuntimeError("stop before training")
+
+    monkeypatch.setattr(training, "validation_evaluator", stop)
+    pairs = [{"query": f"q{i}", "positive": f"p{i}", "positive_id": f"c{i}", "id": f"i{i}"} for i in range(4)]
+    spec = resolve_spec(tiny_model_dir, "search_query: ", "search_document: ")
+    config = ModelConfig(base_model=tiny_model_dir, matryoshka_dims=[64, 32])
+    with pytest.raises(RuntimeError, match="stop before training"):
+        training.train_embedder(load_embedder(spec), pairs, pairs, [], config, TrainingConfig())
+    assert seen["prompts"] == ("search_query: ", "search_document: ")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; this machine has none")
+def test_training_on_a_gpu_uses_mixed_precision_and_reports_peak_memory(tiny_model_dir):
+    from embedtune.training import trainer as training
+
+    config = parse_parameters({
+        "model": {"base_model": tiny_model_dir, "matryoshka_dims": [64, 32]},
+        "training": {"epochs": 1, "batch_size": 8, "mini_batch_size": 4},
+    })
+    pairs = [
+        {"id": f"q{i}", "query": f"question number {i} about topic {i % 7}", "positive": f"passage {i} on topic {i % 7}",
+         "positive_id": f"c{i}", "negative": None, "doc_id": f"d{i}"}
+        for i in range(32)
+    ]
+    model = load_embedder(tiny_model_dir, device="cuda")
+    result = training.train_embedder(model, pairs, [], [], config.model, config.training)
+    assert result.metrics["device"].startswith("cuda")
+    assert result.metrics["precision"] == ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+    assert result.metrics["peak_gpu_memory_gb"] > 0
+
+
+TOPICS = ["kubernetes pods", "sourdough bread", "neutron stars", "tomato plants", "index funds", "sicilian defence",
+          "python packaging", "rust borrow checker"]
+
+
+def make_pairs(n: int, doc_prefix: str = "d"):
+    pairs = []
+    for i in range(n):
+        topic = TOPICS[i % len(TOPICS)]
+        pairs.append({
+            "id": f"{doc_prefix}{i}", "doc_id": f"{doc_prefix}{i % 4}", "query": f"what about {topic} {i}",
+            "positive": f"A passage on {topic}, item {i}.", "positive_id": f"c{doc_prefix}{i}",
+            "negative": f"A passage on {TOPICS[(i + 1) % len(TOPICS)]}, item {i}.",
+        })
+    return pairs
+
+
+def chunks_for(pairs):
+    return [{"chunk_id": p["positive_id"], "text": p["positive"]} for p in pairs]
+
+
+def test_training_columns_fill_missing_negatives_with_other_positives():
+    pairs = make_pairs(6)
+    pairs[2]["negative"] = None
+    columns = training_columns(pairs, use_negatives=True)
+    assert list(columns) == ["anchor", "positive", "negative"]
+    assert columns["negative"][2] and columns["negative"][2] != pairs[2]["positive"]
+    assert "negative" not in training_columns(pairs, use_negatives=False)
+
+
+def test_tiny_model_trains_selects_on_validation_and_changes_weights(tiny_model_dir):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(tiny_model_dir)
+    before = model.encode(["what about neutron stars"])
+    train, validation = make_pairs(64), make_pairs(8, doc_prefix="v")
+    result = train_embedder(
+        model, train, validation, chunks_for(train + validation),
+        ModelConfig(base_model=tiny_model_dir, matryoshka_dims=[64, 32]),
+        TrainingConfig(epochs=1, batch_size=16, mini_batch_size=8, learning_rate=1e-3),
+    )
+    after = result.model.encode(["what about neutron stars"])
+    assert not np.allclose(before, after)
+    assert result.metrics["train_pairs"] == 64 and result.metrics["uses_negatives"] is True
+    assert np.isfinite(result.metrics["train_loss"])
+    assert 0.0 <= result.metrics["best_validation_ndcg@10"] <= 1.0
+
+
+def test_matryoshka_dims_larger_than_the_model_are_rejected(tiny_model_dir):
+    from sentence_transformers import SentenceTransformer
+
+    with pytest.raises(EmbedtuneError, match="exceed the model's dimension 64"):
+        train_embedder(
+            SentenceTransformer(tiny_model_dir), make_pairs(8), [], [],
+            ModelConfig(base_model=tiny_model_dir, matryoshka_dims=[384, 64]), TrainingConfig(),
+        )
