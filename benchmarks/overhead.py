@@ -17,7 +17,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -69,11 +68,13 @@ def main() -> None:
         statuses = {str(s.status).split(".")[-1].lower() for s in run_cached.steps.values()}
         cached.append({"wall_s": round(wall_cached, 1), "step_statuses": sorted(statuses)})
         print(f"repeat {repeat + 1}: fresh {fresh[-1]}, cached {cached[-1]}", flush=True)
+    from embedtune.models.devices import hardware_summary
+
     med = statistics.median
     result = {
         "command": f"python benchmarks/overhead.py --repeats {args.repeats}",
         "date": dt.date.today().isoformat(),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": hardware_summary("cpu"),
         "fresh": fresh,
         "cached": cached,
         "median": {

@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from embedtune.data.chunking import chunk_documents
 from embedtune.data.ingest import load_documents
 from embedtune.generation import make_generator
 from embedtune.generation.filters import build_pairs
+from embedtune.models.devices import hardware_summary
 from embedtune.models.encoding import encode
 from embedtune.models.loading import load_embedder, load_tokenizer
 from embedtune.training.trainer import train_embedder
@@ -120,7 +120,7 @@ def main() -> None:
     result = {
         "command": f"python benchmarks/speed.py --repeats {args.repeats} --pairs {args.pairs}",
         "date": dt.date.today().isoformat(),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": hardware_summary("cpu"),
         "pairs": len(pairs),
         "texts_encoded": len(texts),
         "training": {
@@ -141,7 +141,7 @@ def main() -> None:
     out.with_suffix(".json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     t, e = result["training"], result["encode"]
     out.with_suffix(".md").write_text(
-        f"# Speed, {result['date']}\n\n`{result['command']}` on {result['machine']['cpus']} CPUs "
+        f"# Speed, {result['date']}\n\n`{result['command']}` on {result['machine']['cpu_count']} CPUs "
         f"({result['machine']['platform']}); medians of {args.repeats}, sides alternated.\n\n"
         "| measure | embedtune | bare sentence-transformers | ratio |\n|---|---|---|---|\n"
         f"| training, pairs/s ({len(pairs)} pairs, 1 epoch) | {t['embedtune_pairs_per_s']} | {t['bare_pairs_per_s']} "

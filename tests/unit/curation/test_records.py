@@ -13,25 +13,7 @@ from embedtune.curation.records import (
     reduce_responses,
     unreviewed,
 )
-
-
-def make_pair(index: int, negative: bool = True, positive_score: float = 0.62, negative_score: float = 0.41) -> dict:
-    return {
-        "id": f"pair{index}",
-        "query": f"how do pods share storage {index}",
-        "positive": f"A pod groups containers that share storage {index}.",
-        "positive_id": f"chunk{index}",
-        "doc_id": "kubernetes",
-        "generator": "qwen2.5-coder-1.5b",
-        "style": "question",
-        "negative": f"Sourdough rises because yeast ferments {index}." if negative else None,
-        "negative_id": f"neg{index}" if negative else None,
-        "positive_score": positive_score,
-        "negative_score": negative_score if negative else None,
-    }
-
-
-CHUNK = {"chunk_id": "chunk0", "source": "docs/kubernetes.md", "n_tokens": 42}
+from tests.unit.samples import CHUNK, make_pair
 
 
 def submitted(user, relevant, negative=None, corrected=None, status="submitted"):

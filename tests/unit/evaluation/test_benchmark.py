@@ -5,19 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-QUERIES = {"q1": "how do pods share storage", "q2": "proof sourdough overnight", "q3": "pulsar radio beams"}
-
-
-CORPUS = {
-    "kube": "A pod groups containers that share storage and a network namespace.",
-    "bread": "Proof the sourdough overnight in the fridge and bake it in a dutch oven.",
-    "star": "Pulsars are rotating neutron stars whose radio beams sweep past the earth.",
-    "chess": "The Sicilian defence answers e4 with c5.",
-    "fund": "An index fund holds every stock of a market index.",
-}
-
-
-QRELS = {"q1": {"kube": 1}, "q2": {"bread": 1}, "q3": {"star": 1}}
+from tests.unit.samples import CORPUS, QRELS, QUERIES
 
 
 class _SpyModel:

@@ -11,27 +11,7 @@ import yaml
 from embedtune import EmbedtuneError
 from embedtune.config import load_run_config
 from embedtune.evaluation import leaderboard as compare
-
-QUERIES = {"q1": "how do pods share storage", "q2": "proof sourdough overnight", "q3": "pulsar radio beams"}
-
-
-CORPUS = {
-    "kube": "A pod groups containers that share storage and a network namespace.",
-    "bread": "Proof the sourdough overnight in the fridge and bake it in a dutch oven.",
-    "star": "Pulsars are rotating neutron stars whose radio beams sweep past the earth.",
-    "chess": "The Sicilian defence answers e4 with c5.",
-    "fund": "An index fund holds every stock of a market index.",
-}
-
-
-QRELS = {"q1": {"kube": 1}, "q2": {"bread": 1}, "q3": {"star": 1}}
-
-
-@pytest.fixture(scope="module")
-def leaderboard(tiny_model_dir, minilm_path):
-    settings = compare.CompareSettings(bootstrap_samples=200, rule="quality")
-    return compare.compare_candidates([tiny_model_dir, minilm_path, "openai:text-embedding-3-small"], QUERIES,
-                                      CORPUS, QRELS, settings)
+from tests.unit.samples import CORPUS, QRELS, QUERIES
 
 
 def _board(rows, candidates):

@@ -1,18 +1,8 @@
 """From generated queries to pairs: contract fields, stable ids, and every filter counted by reason."""
 
 from embedtune.config import FilterConfig
-from embedtune.generation import GeneratedQuery
 from embedtune.generation.filters import build_pairs, filter_pairs, pair_id
-
-PASSAGE = (
-    "ZenML caches a step when its code, parameters and inputs are unchanged, so a second run of the same "
-    "pipeline finishes in seconds and reuses every artifact from the first run."
-)
-CHUNKS = [{"chunk_id": "c1", "doc_id": "d1", "text": PASSAGE, "title": "Caching"}]
-
-
-def generated(query, chunk="c1", style="question"):
-    return GeneratedQuery(chunk_id=chunk, query=query, style=style, generator="fake", prompt_version="t", raw=str(query))
+from tests.unit.samples import CHUNKS, PASSAGE, generated
 
 
 def test_pairs_carry_the_contract_fields_and_stable_ids():

@@ -1,19 +1,7 @@
 """The markdown sample of generated pairs marks the filters' verdicts and names its command."""
 
-from embedtune.generation import GeneratedQuery
 from embedtune.generation.filters import build_pairs
-
-PASSAGE = (
-    "ZenML caches a step when its code, parameters and inputs are unchanged, so a second run of the same "
-    "pipeline finishes in seconds and reuses every artifact from the first run."
-)
-
-
-CHUNKS = [{"chunk_id": "c1", "doc_id": "d1", "text": PASSAGE, "title": "Caching"}]
-
-
-def generated(query, chunk="c1", style="question"):
-    return GeneratedQuery(chunk_id=chunk, query=query, style=style, generator="fake", prompt_version="t", raw=str(query))
+from tests.unit.samples import CHUNKS, generated
 
 
 def test_sample_markdown_marks_filter_verdicts_and_names_the_command():
