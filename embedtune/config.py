@@ -102,6 +102,13 @@ class GenerationConfig(_Section):
         description="Styles taken in turn for the queries of a chunk; claim = a statement to find evidence for.",
     )
     corpus_description: str = "technical documentation"
+    prompt_mode: Literal["per_query", "per_chunk"] = Field(
+        "per_query", description="per_chunk: one prompt writes all of a chunk's queries (one prefill per chunk)."
+    )
+    example_queries: str | None = Field(
+        None, description="File of real example queries (one per line, or JSONL with 'text' or 'query'); "
+        "the first 8 are shown to the LLM. Never your evaluation queries.",
+    )
     llm_hard_negative: bool = Field(False, description="Also ask the LLM for a hard-negative query.")
     max_chunks: int | None = Field(None, gt=0, description="Seeded sample of chunks to generate for.")
     seed: int = 42

@@ -9,6 +9,10 @@
 2. broken JSON with one complete `"query": "..."` pair (an answer cut off by `max_new_tokens`);
 3. one labelled line, `Query: ...`.
 
+`parse_chunk_output(raw, keys)` reads a per-chunk answer (`prompt_mode: per_chunk`): one query per
+key, in order, `None` where a key is missing or unusable (from JSON, or from the complete
+`"key": "..."` pairs of a cut-off answer; a `{"queries": [...]}` list is taken in order).
+
 Any other free text is treated as garbage rather than guessed at. Every query goes through
 `clean_query`: whitespace collapsed, a "Query:" label and surrounding quotes removed, and nothing
 without a letter or digit.
@@ -20,6 +24,8 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+from embedtune.generation.base import GeneratedQuery
 
 _FENCE = re.compile(r"```[ \t]*[A-Za-z0-9_-]*[ \t]*\n?(.*?)(?:```|$)", re.DOTALL)
 _QUERY_KEYS = ("query", "search_query", "question", "keywords", "q")
@@ -115,3 +121,58 @@ def parse_llm_output(raw: Any) -> tuple[str | None, str | None]:
     if len(lines) == 1 and _LABEL.match(lines[0].strip().strip(_QUOTES)):
         return clean_query(lines[0]), None
     return None, None
+
+
+def parse_chunk_output(raw: Any, keys: Sequence[str]) -> tuple[list[str | None], str | None]:
+    """([query per key], hard_negative) from a per-chunk answer; Nones for anything unusable. Never raises."""
+    empty: list[str | None] = [None] * len(keys)
+    if not isinstance(raw, str) or not raw.strip():
+        return empty, None
+    text = raw.strip()
+    for candidate in _json_candidates(text):
+        try:
+            obj = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            lowered = {str(k).lower(): v for k, v in obj.items()}
+            listed = lowered.get("queries")
+            if isinstance(listed, list) and not any(key in lowered for key in keys):
+                values = [clean_query(v if not isinstance(v, dict) else v.get("query")) for v in listed[: len(keys)]]
+                queries = values + [None] * (len(keys) - len(values))
+            else:
+                queries = [clean_query(lowered.get(key.lower())) for key in keys]
+            negative = next((clean_query(lowered[k]) for k in _NEGATIVE_KEYS if k in lowered), None)
+            return queries, negative
+    # Cut off mid-answer: keep every key whose string value is complete.
+    return [_string_field(text, [key]) for key in keys], _string_field(text, _NEGATIVE_KEYS)
+
+
+def queries_from_answer(
+    row: dict[str, Any], raw: Any, prompt_tokens: int, completion_tokens: int, generator: str,
+    prompt_version: str, hard_negative: bool = False,
+) -> list[GeneratedQuery]:
+    """The `GeneratedQuery` rows of one prompt's answer: one for a per-query prompt, one per key of a
+    per-chunk prompt (its tokens shared out, the remainder on the first)."""
+    chunk_id = row["row_id"].rsplit("::", 1)[0]
+    if "keys" in row:
+        found, negative = parse_chunk_output(raw, row["keys"])
+    else:
+        query, negative = parse_llm_output(raw)
+        found = [query]
+    styles = row.get("styles") or [row["style"]]
+    count = len(found)
+    return [
+        GeneratedQuery(
+            chunk_id=chunk_id,
+            query=query,
+            style=style,
+            generator=generator,
+            prompt_version=prompt_version,
+            llm_negative=negative if hard_negative else None,
+            raw=raw if isinstance(raw, str) else "",
+            prompt_tokens=prompt_tokens // count + (prompt_tokens % count if index == 0 else 0),
+            completion_tokens=completion_tokens // count + (completion_tokens % count if index == 0 else 0),
+        )
+        for index, (query, style) in enumerate(zip(found, styles))
+    ]

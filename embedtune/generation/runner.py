@@ -1,6 +1,9 @@
 """Running a distilabel LLM over the prompts: `DistilabelQueryGenerator`, its run modes and failure
 handling. Backends (`embedtune.generation.backends`) only build the LLM and pass it here.
 
+A prompt is one row: one query (`prompt_mode: per_query`, row id `<chunk>::<i>`) or all of a chunk's
+queries (`per_chunk`, row id `<chunk>::all<n>`, answer parsed by `parse_chunk_output`).
+
 Contract: `generate(chunks, queries_per_chunk)` returns one `GeneratedQuery` per (chunk, i), chunk-major,
 styles from `style_for(i, config.query_styles)`; a row whose call failed or whose answer does not parse
 has `query=None` (and `raw`, if any), and `filter_pairs` counts it as `parse_failure`. `usage()` then
@@ -39,9 +42,16 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from embedtune import EmbedtuneError, logger
 from embedtune.generation.base import GeneratedQuery, QueryGenerator, style_for
 from embedtune.generation.distilabel_pipeline import run_pipeline
+from embedtune.generation.examples import load_example_queries
 from embedtune.generation.journal import default_cache_dir, journal_line, journal_path, read_journal
-from embedtune.generation.parsing import parse_llm_output
-from embedtune.generation.prompts import PROMPT_VERSION, build_messages
+from embedtune.generation.parsing import queries_from_answer
+from embedtune.generation.prompts import (
+    build_chunk_messages,
+    build_messages,
+    multi_query_schema,
+    prompt_version,
+    query_keys,
+)
 from embedtune.util.errors import describe_error, error_chain
 from embedtune.util.redact import redact
 
@@ -79,8 +89,6 @@ class DistilabelQueryGenerator(QueryGenerator):
         price_per_1k: USD per 1000 (prompt, completion) tokens, for `usage()["cost_usd"]`.
     """
 
-    prompt_version = PROMPT_VERSION
-
     def __init__(
         self,
         config: GenerationConfig,
@@ -115,10 +123,24 @@ class DistilabelQueryGenerator(QueryGenerator):
         self._usage: dict[str, Any] = {}
         self._errors: Counter = Counter()
         self._resumed = 0
+        self.per_chunk = config.prompt_mode == "per_chunk"
+        self.examples = load_example_queries(config.example_queries)  # a bad file fails before any work
+        self.prompt_version = prompt_version(config.prompt_mode, self.examples)
+        self._call_kwargs = generation_kwargs
 
     # -- rows ------------------------------------------------------------------------------------
     def build_rows(self, chunks: Sequence[dict[str, Any]], queries_per_chunk: int) -> list[dict[str, Any]]:
         rows = []
+        if self.per_chunk:
+            styles = [style_for(index, self.config.query_styles) for index in range(queries_per_chunk)]
+            for chunk in chunks:
+                messages = build_chunk_messages(
+                    chunk, queries_per_chunk, self.config.corpus_description, self.hard_negative,
+                    self.max_passage_chars, self.config.query_styles, self.examples,
+                )
+                rows.append({"row_id": f"{chunk['chunk_id']}::all{queries_per_chunk}", "styles": styles,
+                             "keys": query_keys(styles), "messages": messages})
+            return rows
         for chunk in chunks:  # chunk-major: the queries of one chunk share the passage in the KV cache
             for index in range(queries_per_chunk):
                 rows.append(
@@ -132,6 +154,7 @@ class DistilabelQueryGenerator(QueryGenerator):
                             self.hard_negative,
                             self.max_passage_chars,
                             self.config.query_styles,
+                            self.examples,
                         ),
                     }
                 )
@@ -141,7 +164,7 @@ class DistilabelQueryGenerator(QueryGenerator):
         digest = hashlib.sha256()
         digest.update(
             json.dumps(
-                [self.name, self.cache_salt, PROMPT_VERSION, self.generation_kwargs, self.config.seed],
+                [self.name, self.cache_salt, self.prompt_version, self._call_kwargs, self.config.seed],
                 sort_keys=True,
                 default=str,
             ).encode()
@@ -173,7 +196,7 @@ class DistilabelQueryGenerator(QueryGenerator):
         todo = [row for row in rows if row["row_id"] not in results]
         if not todo:
             return results
-        self.llm.generation_kwargs = dict(self.generation_kwargs)  # distilabel keeps them on the LLM
+        self.llm.generation_kwargs = dict(self._call_kwargs)  # distilabel keeps them on the LLM
         results.update(run_pipeline(self.llm, todo, self.batch_size, self._cache_dir(), run_key, journal))
         return results
 
@@ -188,7 +211,7 @@ class DistilabelQueryGenerator(QueryGenerator):
 
             async def gather() -> list[Any]:
                 calls = [
-                    self.llm.agenerate(input=row["messages"], num_generations=1, **self.generation_kwargs)
+                    self.llm.agenerate(input=row["messages"], num_generations=1, **self._call_kwargs)
                     for row in batch
                 ]
                 return await asyncio.gather(*calls, return_exceptions=True)
@@ -197,7 +220,7 @@ class DistilabelQueryGenerator(QueryGenerator):
         try:
             return list(
                 self.llm.generate_outputs(
-                    inputs=[row["messages"] for row in batch], num_generations=1, **self.generation_kwargs
+                    inputs=[row["messages"] for row in batch], num_generations=1, **self._call_kwargs
                 )
             )
         except Exception as error:  # noqa: BLE001 - a failed call is failed rows, not a failed run
@@ -275,6 +298,21 @@ class DistilabelQueryGenerator(QueryGenerator):
             )
         )
 
+    def _kwargs_for(self, queries_per_chunk: int) -> dict[str, Any]:
+        """The generation kwargs of this run's prompts: per chunk, room for every query's tokens and,
+        where the backend constrains the answer with a JSON schema (llama.cpp), the per-chunk schema."""
+        if not self.per_chunk:
+            return self.generation_kwargs
+        kwargs = json.loads(json.dumps(self.generation_kwargs, default=str))
+        answers = queries_per_chunk + (1 if self.hard_negative else 0)
+        if "max_new_tokens" in kwargs:
+            kwargs["max_new_tokens"] = int(kwargs["max_new_tokens"]) * answers
+        response_format = (kwargs.get("extra_generation_kwargs") or {}).get("response_format") or {}
+        if "schema" in response_format:
+            styles = [style_for(index, self.config.query_styles) for index in range(queries_per_chunk)]
+            response_format["schema"] = multi_query_schema(query_keys(styles), self.hard_negative)
+        return kwargs
+
     # -- the contract ----------------------------------------------------------------------------
     def generate(self, chunks: Sequence[dict[str, Any]], queries_per_chunk: int) -> list[GeneratedQuery]:
         started = time.perf_counter()
@@ -286,45 +324,42 @@ class DistilabelQueryGenerator(QueryGenerator):
             return []
         if self._check is not None:
             self._check()
+        self._call_kwargs = self._kwargs_for(queries_per_chunk)
         run_key = self._run_key(rows)
         mode = self._mode()
-        logger.info("generating %d queries for %d chunks with %s (%s mode)", len(rows), len(chunks), self.name, mode)
+        logger.info("generating %d queries for %d chunks in %d prompts with %s (%s mode)",
+                    len(chunks) * queries_per_chunk, len(chunks), len(rows), self.name, mode)
         results = self._run_pipeline(rows, run_key) if mode == "pipeline" else self._run_direct(rows, run_key)
 
         queries: list[GeneratedQuery] = []
-        prompt_total = completion_total = parsed = answered = 0
+        prompt_total = completion_total = parsed = answered = unparseable = 0
         for row in rows:
             raw, prompt_tokens, completion_tokens = results.get(row["row_id"], (None, 0, 0))
             if raw is not None:
                 answered += 1
-            query, negative = parse_llm_output(raw)
-            parsed += query is not None
+            rows_of_answer = queries_from_answer(
+                row, raw, prompt_tokens, completion_tokens, self.name, self.prompt_version, self.hard_negative
+            )
+            parsed += sum(query.query is not None for query in rows_of_answer)
+            if raw is not None:
+                unparseable += sum(query.query is None for query in rows_of_answer)
             prompt_total += prompt_tokens
             completion_total += completion_tokens
-            queries.append(
-                GeneratedQuery(
-                    chunk_id=row["row_id"].rsplit("::", 1)[0],
-                    query=query,
-                    style=row["style"],
-                    generator=self.name,
-                    prompt_version=PROMPT_VERSION,
-                    llm_negative=negative if self.hard_negative else None,
-                    raw=raw if isinstance(raw, str) else "",
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                )
-            )
+            queries.extend(rows_of_answer)
         seconds = time.perf_counter() - started
         prompt_price, completion_price = self.price_per_1k
         self._usage = {
             "generator": self.name,
             "mode": mode,
+            "prompt_mode": self.config.prompt_mode,
+            "prompt_version": self.prompt_version,
             "requests": len(rows),
+            "queries": len(queries),
             "answered": answered,
             "parsed": parsed,
-            "failed": len(rows) - parsed,
+            "failed": len(queries) - parsed,
             "unanswered": len(rows) - answered,  # the call failed or returned no content
-            "unparseable": answered - parsed,  # an answer came back but held no usable query
+            "unparseable": unparseable,  # an answer came back but held no usable query
             "call_errors": dict(self._errors),  # exception class -> rows, after the client's retries
             "resumed_answers": self._resumed,  # taken from the journal of an earlier, interrupted run
             "prompt_tokens": prompt_total,

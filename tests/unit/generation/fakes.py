@@ -45,6 +45,9 @@ class FakeLLM(LLM):
             first_word = user.split("Passage:\n", 1)[1].split()[0]
             if "GARBAGE" in user:
                 text = "I refuse {not json"
+            elif "as JSON with these keys:" in user:  # a per-chunk prompt: one answer per listed key
+                keys = [line[2:].split(":", 1)[0] for line in user.splitlines() if line.startswith("- ")]
+                text = json.dumps({key: f"{key.replace('_', ' ')} about {first_word.lower()}" for key in keys})
             elif "keyword" in user.lower():
                 text = f'```json\n{{"query": "{first_word.lower()} keywords"}}\n```'
             else:

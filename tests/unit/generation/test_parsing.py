@@ -57,3 +57,19 @@ def test_parse_garbage_returns_none_and_never_raises(raw):
 def test_parse_hard_negative():
     query, negative = parse_llm_output('{"query": "register s3 store", "hard_negative": "register gcs store"}')
     assert (query, negative) == ("register s3 store", "register gcs store")
+
+
+def test_a_per_chunk_answer_gives_one_query_per_key_in_order():
+    from embedtune.generation.parsing import parse_chunk_output
+
+    keys = ["question", "keyword", "question_2"]
+    raw = '{"keyword": "pod storage", "question": "How do pods share storage?", "question_2": "  "}'
+    assert parse_chunk_output(raw, keys) == (["How do pods share storage?", "pod storage", None], None)
+    cut = '{"question": "How do pods share storage?", "keyword": "pod sto'
+    assert parse_chunk_output(cut, keys) == (["How do pods share storage?", None, None], None)
+    listed = '```json\n{"queries": ["a question?", "some keywords"]}\n```'
+    assert parse_chunk_output(listed, keys) == (["a question?", "some keywords", None], None)
+    negative = '{"question": "q one?", "keyword": "k", "question_2": "q two?", "hard_negative": "other topic"}'
+    assert parse_chunk_output(negative, keys)[1] == "other topic"
+    assert parse_chunk_output("no json here", keys) == ([None, None, None], None)
+    assert parse_chunk_output(None, keys) == ([None, None, None], None)

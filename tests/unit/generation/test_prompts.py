@@ -66,3 +66,33 @@ def test_prompt_truncates_long_passages():
     chunk = {"chunk_id": "x", "title": "t", "text": "word " * 5000}
     text = build_messages(chunk, 0, "docs", max_passage_chars=1000)[-1]["content"]
     assert len(text) < 1400
+
+
+def test_a_per_chunk_prompt_asks_for_each_style_under_its_own_key_after_a_shared_prefix():
+    from embedtune.generation.prompts import build_chunk_messages, multi_query_schema, prompt_version, query_keys
+
+    first = build_chunk_messages({"text": "Pods share storage."}, 3, "the Kubernetes docs", styles=["question", "keyword"])
+    second = build_chunk_messages({"text": "Nodes run pods."}, 3, "the Kubernetes docs", styles=["question", "keyword"])
+    assert first[0] == second[0]  # the system message is the same for every chunk (KV cache reuse)
+    asked = first[1]["content"].splitlines()
+    assert asked[-4].startswith("Write 3 different search queries")
+    assert [line.split(":")[0] for line in asked[-3:]] == ["- question", "- keyword", "- question_2"]
+    assert "another question, about a different detail" in asked[-1]
+    assert query_keys(["claim", "claim"]) == ["claim", "claim_2"]
+    schema = multi_query_schema(["question", "keyword"], hard_negative=True)
+    assert list(schema["properties"]) == schema["required"] == ["question", "keyword", "hard_negative"]
+    assert prompt_version("per_chunk") == "llm-v2" and prompt_version("per_query", ["x"]) == "llm-v1-fewshot"
+
+
+def test_example_queries_go_into_the_system_message_of_both_modes():
+    from embedtune.generation.prompts import build_chunk_messages
+
+    examples = ["0-dimensional biomaterials show inductive properties.", "ALDH1 expression is bad news."]
+    for messages in (
+        build_messages({"text": "x"}, 0, "PubMed abstracts", examples=examples),
+        build_chunk_messages({"text": "x"}, 2, "PubMed abstracts", examples=examples),
+    ):
+        assert "Real searches of PubMed abstracts look like these" in messages[0]["content"]
+        assert all(f"- {example}" in messages[0]["content"] for example in examples)
+        assert examples[0] not in messages[1]["content"]
+    assert "Real searches" not in build_messages({"text": "x"}, 0, "PubMed abstracts")[0]["content"]

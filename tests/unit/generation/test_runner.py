@@ -84,3 +84,48 @@ def test_context_manager_restores_on_error():
         assert signal.getsignal(signal.SIGINT) is previous
     finally:
         logging.getLogger().removeHandler(handler)
+
+
+def test_per_chunk_prompts_write_every_query_of_a_chunk_in_one_call(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDTUNE_DISTILABEL_MODE", "direct")
+    examples = tmp_path / "examples.txt"
+    examples.write_text("how do I cache a step\n# a comment\n\nartifact store s3\n")
+    config = GenerationConfig(cache_dir=str(tmp_path / "cache"), prompt_mode="per_chunk", example_queries=str(examples))
+    kwargs = {"max_new_tokens": 32}
+    generator = DistilabelQueryGenerator(config, FakeLLM(), kwargs, "fake:llm", batch_size=2)
+    seen = []
+    monkeypatch.setattr(generator, "_call_batch", lambda batch, inner=generator._call_batch: seen.append(
+        (batch, dict(generator._call_kwargs))) or inner(batch))
+    rows = generator.generate(CHUNKS, 3)
+
+    assert sum(len(batch) for batch, _ in seen) == len(CHUNKS)  # one prompt per chunk, not per query
+    messages = seen[0][0][0]["messages"]
+    assert "- how do I cache a step\n- artifact store s3" in messages[0]["content"]  # the few-shot examples
+    assert seen[0][1]["max_new_tokens"] == 96  # room for three answers
+    assert kwargs["max_new_tokens"] == 32  # the backend's own kwargs are left alone
+    good = [row for row in rows if row.chunk_id == "doc-a#0"]
+    assert [(row.style, row.query) for row in good] == [
+        ("question", "question about an"), ("keyword", "keyword about an"), ("question", "question 2 about an")
+    ]
+    assert all(row.query is None for row in rows if row.chunk_id == "doc-c#0")
+    assert {row.prompt_version for row in rows} == {"llm-v2-fewshot"}
+    assert sum(row.completion_tokens for row in good) == 9  # one answer's tokens shared by its queries
+    usage = generator.usage()
+    assert usage["requests"] == 3 and usage["queries"] == 9 and usage["parsed"] == 6 and usage["unparseable"] == 3
+
+
+def test_per_query_prompts_keep_their_version_and_run_key_without_examples(tmp_path):
+    generator = _fake_generator(tmp_path)
+    assert generator.prompt_version == PROMPT_VERSION == "llm-v1"  # journals of earlier runs stay valid
+
+
+def test_a_grammar_constrained_backend_gets_the_per_chunk_schema(tmp_path):
+    config = GenerationConfig(cache_dir=str(tmp_path), prompt_mode="per_chunk", query_styles=["claim", "question"])
+    kwargs = {"max_new_tokens": 40, "extra_generation_kwargs": {"response_format": {"schema": {"type": "object"}}}}
+    generator = DistilabelQueryGenerator(config, FakeLLM(), kwargs, "fake:llm", hard_negative=True)
+    call = generator._kwargs_for(3)
+    assert call["max_new_tokens"] == 160  # three queries and the hard negative
+    assert call["extra_generation_kwargs"]["response_format"]["schema"]["required"] == [
+        "claim", "question", "claim_2", "hard_negative"
+    ]
+    assert kwargs["extra_generation_kwargs"]["response_format"]["schema"] == {"type": "object"}

@@ -1,0 +1,224 @@
+"""How fast can the default generator write usable pairs on this machine, and how far is that from the limit?
+
+Three measurements of the default GGUF (or `--model-path`), all in one process, same chunks:
+
+1. The limit: llama.cpp's own prefill and decode speeds (tokens/s) on this CPU, and the CPU features
+   its build uses (`llama_print_system_info`).
+2. Each setting side by side on the same chunks, with an empty answer journal each time: wall time,
+   prompts, prompt and output tokens per query, usable pairs (kept by the pipeline's filters) per
+   minute. Settings are named `--setting NAME=key:value,...` over `generation` keys (dotted for
+   `llamacpp.*`); the first is the baseline every ratio is against.
+3. The ideal queries/min of each setting: its measured tokens per query at the measured speeds, with
+   no overhead and no KV-cache reuse; the ratio measured/ideal says how much is left on the table.
+
+    python benchmarks/generation.py --chunks 12 \\
+        --setting "per_query=prompt_mode:per_query" --setting "per_chunk=prompt_mode:per_chunk"
+
+Writes benchmarks/results/generation-<date>.{json,md} (or --output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def load_chunks(corpus: str, count: int, seed: int) -> list[dict[str, Any]]:
+    """A seeded sample of the chunks the default run would generate for (configs/default.yaml)."""
+    from embedtune.config import load_run_config
+    from embedtune.data.chunking import chunk_documents
+    from embedtune.data.ingest import load_documents
+    from embedtune.models.loading import load_tokenizer
+
+    config, _ = load_run_config(ROOT / "configs" / "default.yaml")
+    config.ingest.corpus = corpus
+    documents = load_documents(config.ingest).documents
+    chunks = chunk_documents(documents, load_tokenizer(config.model.base_model), config.chunking)
+    return sorted(random.Random(seed).sample(chunks, min(count, len(chunks))), key=lambda c: c["chunk_id"])
+
+
+def speed_limit(model_path: str, threads: int, prompt_tokens: int = 512, decode_tokens: int = 64) -> dict[str, Any]:
+    """Prefill and decode tokens/s of llama.cpp itself (best of two), and the CPU features of the build."""
+    import llama_cpp
+
+    llm = llama_cpp.Llama(model_path=model_path, n_ctx=2048, n_threads=threads, n_threads_batch=threads,
+                          n_batch=512, verbose=False, seed=0)
+    text = " ".join(["The passage describes how a pipeline caches its steps and artifacts."] * 80)
+    tokens = llm.tokenize(text.encode())[:prompt_tokens]
+    prefill, decode = [], []
+    for _ in range(2):
+        llm.reset()
+        started = time.perf_counter()
+        llm.eval(tokens)
+        prefill.append(len(tokens) / (time.perf_counter() - started))
+        started = time.perf_counter()
+        for _ in range(decode_tokens):
+            token = llm.sample(temp=0.0)
+            llm.eval([token])
+        decode.append(decode_tokens / (time.perf_counter() - started))
+    info = llama_cpp.llama_print_system_info()
+    return {
+        "prefill_tokens_per_s": round(max(prefill), 1),
+        "decode_tokens_per_s": round(max(decode), 2),
+        "threads": threads,
+        "system_info": info.decode() if isinstance(info, bytes) else str(info),
+        "llama_cpp_python": llama_cpp.__version__,
+    }
+
+
+def parse_setting(text: str) -> tuple[str, dict[str, Any]]:
+    name, _, body = text.partition("=")
+    overrides: dict[str, Any] = {}
+    for item in filter(None, body.split(",")):
+        key, _, value = item.partition(":")
+        parsed: Any = value
+        for cast in (int, float):
+            try:
+                parsed = cast(value)
+                break
+            except ValueError:
+                continue
+        if key == "query_styles":
+            parsed = value.split("+")
+        target = overrides
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = parsed
+    return name, overrides
+
+
+def run_setting(name: str, overrides: dict[str, Any], chunks: list[dict[str, Any]], base: dict[str, Any]) -> dict:
+    from embedtune.config import FilterConfig, GenerationConfig
+    from embedtune.generation import make_generator
+    from embedtune.generation.filters import build_pairs, filter_pairs
+
+    settings = json.loads(json.dumps(base))
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            settings.setdefault(key, {}).update(value)
+        else:
+            settings[key] = value
+    with tempfile.TemporaryDirectory(prefix="embedtune-genbench-") as journal:
+        settings["cache_dir"] = journal  # an empty journal: every answer is generated now
+        config = GenerationConfig(**settings)
+        generator = make_generator(config)
+        started = time.perf_counter()
+        generated = generator.generate(chunks, config.queries_per_chunk)
+        seconds = time.perf_counter() - started
+    usage = generator.usage()
+    kept, dropped = filter_pairs(build_pairs(generated, chunks), FilterConfig())
+    queries = max(1, len(generated))
+    return {
+        "setting": name,
+        "overrides": overrides,
+        "prompt_version": usage.get("prompt_version"),
+        "chunks": len(chunks),
+        "prompts": usage.get("requests"),
+        "queries": len(generated),
+        "kept": len(kept),
+        "dropped": dict(dropped),
+        "seconds": round(seconds, 1),
+        "prompt_tokens_per_query": round(usage.get("prompt_tokens", 0) / queries, 1),
+        "output_tokens_per_query": round(usage.get("completion_tokens", 0) / queries, 1),
+        "usable_pairs_per_minute": round(len(kept) / seconds * 60, 2),
+        "samples": [{"style": q.style, "query": q.query} for q in generated[:6]],
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    limit = result["limit"]
+    lines = [
+        f"# Generation speed, {result['date']}", "",
+        f"Command: `{result['command']}`", "",
+        (f"Machine: {result['machine']['cpu_count']} CPUs ({result['machine']['platform']}); model "
+        f"{result['model']}; llama-cpp-python {limit['llama_cpp_python']}, {limit['threads']} threads."), "",
+        (f"llama.cpp on this machine: prefill **{limit['prefill_tokens_per_s']} tokens/s**, decode "
+        f"**{limit['decode_tokens_per_s']} tokens/s**. Build features: `{limit['system_info'].strip()}`"), "",
+        (f"{result['chunks']} chunks of `{result['corpus']}` (seed {result['seed']}), every setting on the same chunks "
+        "with an empty journal. Ideal = the setting's own tokens per query at the speeds above, no overhead."), "",
+        ("| setting | prompt | prompts | queries | kept | s | prompt tok/query | output tok/query | "
+        "usable pairs/min | vs baseline | ideal queries/min | measured/ideal |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in result["settings"]:
+        lines.append(
+            f"| {row['setting']} | {row['prompt_version']} | {row['prompts']} | {row['queries']} | {row['kept']} | "
+            f"{row['seconds']} | {row['prompt_tokens_per_query']} | {row['output_tokens_per_query']} | "
+            f"{row['usable_pairs_per_minute']} | {row['ratio_vs_baseline']:.2f}x | {row['ideal_queries_per_minute']} | "
+            f"{row['measured_vs_ideal']:.2f} |"
+        )
+    lines += ["", "Sample queries (first chunks):", ""]
+    for row in result["settings"]:
+        lines.append(f"- {row['setting']}: " + "; ".join(f"[{s['style']}] {s['query']}" for s in row["samples"]))
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", default=str(ROOT / "docs"))
+    parser.add_argument("--chunks", type=int, default=12)
+    parser.add_argument("--setting", action="append", default=[], help="NAME=key:value,... (first = baseline)")
+    parser.add_argument("--model-path", help="A GGUF file (default: the packaged model).")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+
+    from embedtune.config import load_run_config
+    from embedtune.generation.gguf import DEFAULT_MODEL, packaged_model_path
+    from embedtune.models.devices import hardware_summary
+
+    model_path = args.model_path or str(packaged_model_path())
+    config, _ = load_run_config(ROOT / "configs" / "default.yaml")
+    base = config.generation.model_dump()
+    base["llamacpp"]["model_path"] = model_path
+    base["llamacpp"]["n_threads"] = args.threads
+    chunks = load_chunks(args.corpus, args.chunks, args.seed)
+    settings = [parse_setting(text) for text in args.setting or ["default="]]
+    result: dict[str, Any] = {
+        "command": " ".join(["python", *sys.argv]),
+        "date": dt.date.today().isoformat(),
+        "machine": hardware_summary("cpu"),
+        "model": Path(model_path).name if args.model_path else DEFAULT_MODEL.name,
+        "corpus": os.path.relpath(args.corpus, ROOT),
+        "chunks": len(chunks),
+        "seed": args.seed,
+        "limit": speed_limit(model_path, args.threads),
+        "settings": [],
+    }
+    output = args.output or ROOT / "benchmarks" / "results" / f"generation-{result['date']}.json"
+    for name, overrides in settings:
+        row = run_setting(name, overrides, chunks, base)
+        limit = result["limit"]
+        per_query_s = (row["prompt_tokens_per_query"] / limit["prefill_tokens_per_s"]
+                       + row["output_tokens_per_query"] / limit["decode_tokens_per_s"])
+        row["ideal_queries_per_minute"] = round(60 / per_query_s, 1) if per_query_s else None
+        measured = row["queries"] / row["seconds"] * 60 if row["seconds"] else 0.0
+        row["measured_vs_ideal"] = measured / row["ideal_queries_per_minute"] if row["ideal_queries_per_minute"] else 0
+        baseline = result["settings"][0]["usable_pairs_per_minute"] if result["settings"] else row["usable_pairs_per_minute"]
+        row["ratio_vs_baseline"] = row["usable_pairs_per_minute"] / baseline if baseline else 0.0
+        result["settings"].append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "samples"}), flush=True)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        output.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
+    print(f"wrote {output} and {output.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()
