@@ -162,6 +162,11 @@ class ModelConfig(_Section):
     device: str = Field(
         "auto", pattern=r"^(auto|cpu|cuda|mps|cuda:\d+)$", description="auto = CUDA, then Apple MPS, then CPU."
     )
+    embedding_cache: bool = Field(True, description="Encode each (model, text) once across steps and runs.")
+    embedding_cache_dir: str | None = Field(
+        None, description="Default: $EMBEDTUNE_EMBEDDING_CACHE, else ~/.cache/embedtune/embeddings."
+    )
+    embedding_cache_gb: float = Field(2.0, gt=0, description="Least recently used vectors go beyond this size.")
 
     @model_validator(mode="after")
     def _dims_positive_descending(self) -> ModelConfig:

@@ -10,6 +10,7 @@ from zenml.types import HTMLString
 from embedtune.config import EvaluationConfig, ModelConfig, PromotionConfig
 from embedtune.evaluation import promotion
 from embedtune.evaluation.benchmark import evaluate_models, full_dim, load_beir, pairs_to_benchmark
+from embedtune.models.embedding_cache import cache_for, use_cache
 from embedtune.models.loading import load_base_model, load_embedder
 from embedtune.models.spec import resolve_spec
 from embedtune.reporting.evaluation import to_html
@@ -29,7 +30,8 @@ def evaluate(
     """Base vs tuned on the held-out queries; all chunks are candidates; per Matryoshka dim."""
     base = load_base_model(model_config)
     benchmark = pairs_to_benchmark(to_records(test), to_records(chunks))
-    result = evaluate_models({"base": base, "tuned": tuned_model}, benchmark, config, model_config.matryoshka_dims)
+    with use_cache(cache_for(model_config)):
+        result = evaluate_models({"base": base, "tuned": tuned_model}, benchmark, config, model_config.matryoshka_dims)
     dim = full_dim(result, "tuned")
     gain = result["gains"]["tuned"][dim]["ndcg@10"]
     log_metadata(
@@ -66,9 +68,10 @@ def promote(
         incumbent_model, version, stage = promotion.find_incumbent(model, config.stage)
         if incumbent_model is not None:
             benchmark = pairs_to_benchmark(to_records(test), to_records(chunks))
-            incumbent = promotion.versus_incumbent(
-                tuned_model, incumbent_model, version, stage, benchmark, evaluation_config
-            )
+            with use_cache(cache_for(model_config)):  # both models were encoded before: no encoding here
+                incumbent = promotion.versus_incumbent(
+                    tuned_model, incumbent_model, version, stage, benchmark, evaluation_config
+                )
     promoted, reason = promotion.decide(evaluation_report, config, incumbent)
     if promoted and model is not None:
         model.set_stage(config.stage, force=True)
@@ -99,7 +102,8 @@ def evaluate_benchmark(
         name: load_embedder(resolve_spec(name, *prompts), model_config.max_seq_length, model_config.device)
         for name in models
     }
-    result = evaluate_models(loaded, benchmark, config)
+    with use_cache(cache_for(model_config)):
+        result = evaluate_models(loaded, benchmark, config)
     result.update({"benchmark": benchmark_dir, "split": split})
     log_metadata(metadata={"benchmark": benchmark_dir, "split": split, "n_queries": result["n_queries"]})
     return result

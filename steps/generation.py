@@ -11,6 +11,7 @@ from embedtune import logger
 from embedtune.config import FilterConfig, GenerationConfig, ModelConfig, NegativesConfig
 from embedtune.generation import filters as pairs
 from embedtune.generation import make_generator, negatives
+from embedtune.models.embedding_cache import cache_for, use_cache
 from embedtune.models.encoding import model_prompts
 from embedtune.models.loading import load_base_model
 from embedtune.tracking import mlflow as tracking
@@ -56,9 +57,10 @@ def filter_pairs(
     kept, dropped = pairs.filter_pairs(to_records(synthetic_pairs), config)
     if config.round_trip_top_k:
         model = load_base_model(model_config)
-        kept, failures = pairs.round_trip_filter(
-            kept, to_records(chunks), model, config.round_trip_top_k, *model_prompts(model)
-        )
+        with use_cache(cache_for(model_config)):
+            kept, failures = pairs.round_trip_filter(
+                kept, to_records(chunks), model, config.round_trip_top_k, *model_prompts(model)
+            )
         dropped["round_trip"] += failures
     total = len(synthetic_pairs)
     log_metadata(
@@ -81,9 +83,10 @@ def mine_negatives(
 ) -> Annotated[pd.DataFrame, "training_triplets"]:
     """Attach a corpus hard negative to each pair, with a false-negative guard."""
     model = load_base_model(model_config)
-    rows, outcome = negatives.mine_negatives(
-        to_records(filtered_pairs), to_records(chunks), model, config, *model_prompts(model)
-    )
+    with use_cache(cache_for(model_config)):
+        rows, outcome = negatives.mine_negatives(
+            to_records(filtered_pairs), to_records(chunks), model, config, *model_prompts(model)
+        )
     log_metadata(metadata={"pairs": len(rows), "negatives": dict(outcome)}, infer_artifact=True)
     columns = PAIR_COLUMNS + ["negative", "negative_id", "positive_score", "negative_score"]
     return pd.DataFrame(rows, columns=columns)

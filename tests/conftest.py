@@ -16,6 +16,7 @@ os.environ["ZENML_ANALYTICS_OPT_IN"] = "false"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 os.environ.setdefault("ZENML_CONFIG_PATH", tempfile.mkdtemp(prefix="embedtune-zenml-"))
+os.environ["EMBEDTUNE_EMBEDDING_CACHE"] = tempfile.mkdtemp(prefix="embedtune-embeddings-")  # never ~/.cache
 os.environ["ZENML_LOGGING_VERBOSITY"] = "WARN"
 
 import pytest

@@ -18,8 +18,23 @@ def encode(
     batch_size: int = 64,
     truncate_dim: int | None = None,
 ) -> np.ndarray:
-    """Unit-normalised embeddings (float32), optionally truncated to a Matryoshka dimension."""
-    embeddings = model.encode(
+    """Unit-normalised embeddings (float32), optionally truncated to a Matryoshka dimension.
+
+    Inside `embedtune.models.embedding_cache.use_cache(cache)` (the steps open one), texts this model
+    already encoded with this prompt are read from the cache instead of encoded again."""
+    from embedtune.models.embedding_cache import active_cache
+
+    cache = active_cache()
+    if cache is None:
+        embeddings = encode_raw(model, texts, prompt, batch_size)
+    else:
+        embeddings = cache.encode(model, texts, prompt, lambda missing: encode_raw(model, missing, prompt, batch_size))
+    return normalise(embeddings, truncate_dim)
+
+
+def encode_raw(model: SentenceTransformer, texts: Sequence[str], prompt: str = "", batch_size: int = 64) -> np.ndarray:
+    """The model's own float32 embeddings, not normalised: what the cache stores."""
+    return model.encode(
         list(texts),
         prompt=prompt or None,
         batch_size=batch_size,
@@ -27,7 +42,6 @@ def encode(
         normalize_embeddings=False,
         show_progress_bar=len(texts) > 2000,
     ).astype(np.float32)
-    return normalise(embeddings, truncate_dim)
 
 
 def model_prompts(model: SentenceTransformer) -> tuple[str, str]:

@@ -266,3 +266,41 @@ def test_staging_needs_to_beat_production_and_a_production_version_is_replaced(
     assert output(third, "promote", "promotion").load()["promoted"] is True
     assert Client().get_model_version("embedtune-test-replace", "production").id == third.model_version.id
     assert Client().get_model_version("embedtune-test-replace", first.model_version.id).stage == "archived"
+
+
+def test_each_model_encodes_the_corpus_at_most_once_per_run_and_a_rerun_encodes_nothing(
+    zenml_repository, tmp_path, tiny_model_dir, monkeypatch
+):
+    from embedtune.models import encoding
+    from embedtune.models.embedding_cache import model_fingerprint
+    from pipelines import end_to_end
+
+    monkeypatch.setenv("EMBEDTUNE_EMBEDDING_CACHE", str(tmp_path / "embeddings"))  # a cold cache
+    calls: list[tuple[str, tuple[str, ...]]] = []
+    real = encoding.encode_raw
+
+    def spy(model, texts, prompt="", batch_size=64):
+        calls.append((model_fingerprint(model), tuple(texts)))
+        return real(model, texts, prompt, batch_size)
+
+    monkeypatch.setattr(encoding, "encode_raw", spy)
+    corpus = write_corpus(tmp_path / "corpus")
+    config = tiny_config(corpus, tiny_model_dir)
+    config.filtering.round_trip_top_k = 5  # the base model's third use of the corpus
+    config.promotion.min_ndcg_gain = -1.0  # promote, so the re-run's `promote` has an incumbent to beat
+    config.promotion.require_significant = False
+    pipeline = end_to_end.with_options(model={"name": "embedtune-encode-once"})
+    first = Client().get_pipeline_run(pipeline(config=config, corpus_fingerprint="once").id)
+    chunks = {row["text"] for row in output(first, "chunk_documents", "chunks").load().to_dict("records")}
+
+    corpus_encodes: dict[str, int] = {}
+    for fingerprint, texts in calls:
+        if chunks <= set(texts) or (len(texts) == len(chunks) and set(texts) == chunks):
+            corpus_encodes[fingerprint] = corpus_encodes.get(fingerprint, 0) + 1
+    assert len(corpus_encodes) == 2 and set(corpus_encodes.values()) == {1}, corpus_encodes  # base and tuned
+    assert output(first, "promote", "promotion").load()["promoted"] is True
+
+    calls.clear()
+    second = Client().get_pipeline_run(pipeline(config=config, corpus_fingerprint="once").id)
+    assert output(second, "promote", "promotion").load()["incumbent"]  # it compared with the first run's model
+    assert calls == []  # every vector came from the cache: nothing encoded
