@@ -49,7 +49,7 @@ def make_llamacpp(config: GenerationConfig, hard_negative: bool | None = None) -
     except ImportError as error:
         raise EmbedtuneError(
             f"the llamacpp backend needs llama-cpp-python ({error}); run `make install` or "
-            '`CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install llama-cpp-python==0.3.36`'
+            '`CMAKE_ARGS="-DGGML_NATIVE=ON" pip install --no-cache-dir llama-cpp-python==0.3.36`'
         ) from error
     from distilabel.models.llms import LlamaCppLLM
 
