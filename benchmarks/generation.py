@@ -204,7 +204,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path)
+    parser.add_argument("--limit-only", action="store_true",
+                        help="Print llama.cpp's prefill/decode speeds and build features only (compare builds).")
     args = parser.parse_args()
+    if args.limit_only:
+        from embedtune.generation.gguf import packaged_model_path
+
+        print(json.dumps(speed_limit(args.model_path or str(packaged_model_path()), args.threads)))
+        return
 
     from embedtune.config import load_run_config
     from embedtune.generation.gguf import DEFAULT_MODEL, packaged_model_path
