@@ -36,6 +36,7 @@ import gzip
 import json
 import os
 import random
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -148,7 +149,7 @@ def main() -> None:
     state.setdefault("settings", settings)
     state.setdefault("docs_done", 0)
     state.setdefault("shards", [])
-    state["commands"] = sorted(set(state.get("commands", [])) | {" ".join(["python", *sys.argv])})
+    state["commands"] = sorted(set(state.get("commands", [])) | {shlex.join(["python", *sys.argv])})
     while state["docs_done"] < limit:
         if args.minutes and (time.perf_counter() - started) / 60 >= args.minutes:
             break

@@ -69,6 +69,28 @@ def clean_pair(row: dict[str, Any]) -> dict[str, Any]:
     return {key: None if isinstance(row.get(key), float) and math.isnan(row[key]) else row.get(key) for key in PAIR_KEYS}
 
 
+def read_pair_set(path: Path, corpus: dict[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """A pair set: JSONL from `export`, or a `generate_pairs.py` set (`.jsonl.gz` of queries and document
+    ids, joined here with the benchmark's own corpus; its few-shot query ids come from the `.json` beside)."""
+    import gzip
+
+    if path.name.endswith(".jsonl.gz"):
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle if line.strip()]
+        provenance = path.with_name(path.name[: -len(".jsonl.gz")] + ".json")
+        few_shot = json.loads(provenance.read_text())["settings"].get("few_shot_query_ids", []) \
+            if provenance.is_file() else []
+        pairs = [{**{key: row.get(key) for key in PAIR_KEYS}, "positive": corpus[row["positive_id"]]}
+                 for row in rows if row.get("positive_id") in corpus]
+        return pairs, few_shot
+    return [clean_pair(json.loads(line)) for line in path.read_text().splitlines() if line.strip()], []
+
+
+def abstract_chunks(corpus: dict[str, str]) -> list[dict[str, Any]]:
+    """Whole abstracts as the passages (what generate_pairs.py sets point at, and what is scored)."""
+    return [{"chunk_id": doc_id, "doc_id": doc_id, "text": text} for doc_id, text in corpus.items()]
+
+
 def scifact_chunks(corpus_path: Path) -> list[dict[str, Any]]:
     from embedtune.config import ChunkingConfig, IngestConfig
     from embedtune.data import chunking, ingest
@@ -147,11 +169,15 @@ def per_claim_metrics(model, claims: dict[str, str], corpus: dict[str, str], qre
     return per_query_metrics(rankings, qrels)  # arrays in sorted query-id order
 
 
-def summarise(base: dict[str, np.ndarray], tuned: dict[str, np.ndarray], seed: int) -> dict[str, Any]:
+def summarise(base: dict[str, np.ndarray], tuned: dict[str, np.ndarray], seed: int,
+              excluded: frozenset[int] = frozenset()) -> dict[str, Any]:
+    """Means and gains on all claims and on each half; `excluded` positions (few-shot examples) are left
+    out of every half without shifting the halves (they are fixed by position among all judged claims)."""
     from embedtune.evaluation.metrics import paired_bootstrap_ci
 
     n = len(base["ndcg@10"])
-    halves = {"all": np.arange(n), "select": np.arange(0, n, 2), "report": np.arange(1, n, 2)}
+    keep = np.array([i for i in range(n) if i not in excluded])
+    halves = {"all": keep, "select": keep[keep % 2 == 0], "report": keep[keep % 2 == 1]}
     summary: dict[str, Any] = {}
     for half, index in halves.items():
         summary[half] = {metric: float(tuned[metric][index].mean()) for metric in ("ndcg@10", "mrr@10", "recall@10")}
@@ -208,25 +234,39 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     chunks = scifact_chunks(Path(args.scifact) / "corpus.jsonl")
     base = load_embedder(BASE_MODEL, 256, device)
     pair_sets: dict[str, list[dict[str, Any]]] = {}
+    few_shot: set[str] = set()
+    passages: dict[str, list[dict[str, Any]]] = {}
     for spec in args.pairs:
         name, path = spec.split("=", 1)
-        pair_sets[name] = [clean_pair(json.loads(line)) for line in Path(path).read_text().splitlines() if line.strip()]
+        pair_sets[name], examples = read_pair_set(Path(path), corpus)
+        few_shot |= set(examples)
+        if path.endswith(".jsonl.gz"):  # document-level pairs: abstracts are the passages; negatives mined here
+            from embedtune.config import NegativesConfig
+            from embedtune.generation.negatives import mine_negatives
+
+            passages[name] = abstract_chunks(corpus)
+            pair_sets[name], _ = mine_negatives(pair_sets[name], passages[name], base, NegativesConfig())
+            if args.max_pairs:
+                pair_sets[name] = pair_sets[name][: args.max_pairs]
     for spec in args.extractive:
         pair_sets[f"extractive {spec}"] = extractive_pairs(spec, chunks, base, args.seed)
     base_metrics = per_claim_metrics(base, claims, corpus, qrels, args.batch_size)
+    excluded = frozenset(position for position, qid in enumerate(sorted(claims)) if qid in few_shot)
     del base
     release_memory(device)
     result: dict[str, Any] = {
         "date": dt.date.today().isoformat(), "command": " ".join(["python", *sys.argv]),
         "machine": machine(hardware_summary(device)), "n_claims": len(claims),
-        "n_corpus": len(corpus), "base": summarise(base_metrics, base_metrics, args.seed),
+        "n_corpus": len(corpus), "base": summarise(base_metrics, base_metrics, args.seed, excluded),
+        "few_shot_claims_excluded": sorted(few_shot),
         "pair_sets": {name: len(rows) for name, rows in pair_sets.items()}, "rows": [],
     }
     # 2-3. Train and score every combination.
     for name, pairs in pair_sets.items():
         for variant in args.variant or [""]:
-            model, training = train_variant(pairs, chunks, variant, device, args.seed)
-            scores = summarise(base_metrics, per_claim_metrics(model, claims, corpus, qrels, args.batch_size), args.seed)
+            model, training = train_variant(pairs, passages.get(name, chunks), variant, device, args.seed)
+            tuned_metrics = per_claim_metrics(model, claims, corpus, qrels, args.batch_size)
+            scores = summarise(base_metrics, tuned_metrics, args.seed, excluded)
             del model
             release_memory(device)
             row = {"pairs": name, "variant": variant, "training": training, "scores": scores}
@@ -247,7 +287,10 @@ def main() -> None:
     export.add_argument("--run", required=True, help="Pipeline run id (a run of a pipeline with mine_negatives).")
     export.add_argument("--out", required=True, type=Path)
     grid = commands.add_parser("grid", help="Train and score every pair set x variant.")
-    grid.add_argument("--pairs", action="append", default=[], help="NAME=pairs.jsonl (from `export`).")
+    grid.add_argument("--pairs", action="append", default=[],
+                      help="NAME=pairs.jsonl (from `export`) or NAME=set.jsonl.gz (from generate_pairs.py).")
+    grid.add_argument("--max-pairs", type=int, help="Use the first N pairs of each generate_pairs set (its prefix "
+                      "is a random sample of the corpus).")
     grid.add_argument("--extractive", action="append", default=[], help="STYLES:DOCUMENTS:QUERIES_PER_CHUNK")
     grid.add_argument("--variant", action="append", default=[], help="e.g. lr=5e-5,epochs=1,negatives=0")
     grid.add_argument("--scifact", default=str(SCIFACT))
@@ -264,7 +307,11 @@ def main() -> None:
     if not args.pairs and not args.extractive:
         sys.exit("quality_grid: give at least one --pairs NAME=file.jsonl or --extractive STYLES:DOCS:PER_CHUNK")
     output = args.output or ROOT / "benchmarks" / "results" / f"quality-grid-{dt.date.today().isoformat()}.json"
-    result = run_grid(args, output)
+    from embedtune.config import ModelConfig
+    from embedtune.models.embedding_cache import cache_for, use_cache
+
+    with use_cache(cache_for(ModelConfig())):  # the base model's corpus vectors: encoded once across grids
+        result = run_grid(args, output)
     save(result, output)
     print(markdown(result))
 
