@@ -46,3 +46,26 @@ def test_markdown_names_the_best_variant_on_the_select_half_and_its_report_gain(
               "rows": [row("a", 0.01, 0.02), row("b", 0.03, -0.01)]}
     text = grid.markdown(result)
     assert "Best on the select half: b / default" in text and "-0.0100" in text.splitlines()[-1]
+
+
+def test_few_shot_claims_leave_every_half_without_shifting_the_others():
+    base = {m: np.zeros(10) for m in ("ndcg@10", "mrr@10", "recall@10")}
+    tuned = {m: np.array([1.0, 0.0] * 5) for m in base}
+    tuned["ndcg@10"][0] = 100.0  # a few-shot claim would dominate if it were scored
+    summary = grid.summarise(base, tuned, seed=1, excluded=frozenset({0}))
+    assert summary["select"]["gain"]["gain"] == pytest.approx(1.0)  # positions 2, 4, 6, 8: still the select half
+    assert summary["report"]["gain"]["gain"] == pytest.approx(0.0)
+    assert summary["all"]["gain"]["gain"] == pytest.approx(4 / 9)
+
+
+def test_a_generate_pairs_set_is_joined_with_the_corpus_and_names_its_few_shot_claims(tmp_path):
+    import gzip
+    import json
+
+    rows = [{"id": "p1", "query": "a claim", "style": "claim", "positive_id": "d1", "doc_id": "d1"},
+            {"id": "p2", "query": "gone", "style": "claim", "positive_id": "d9", "doc_id": "d9"}]
+    (tmp_path / "set.jsonl.gz").write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
+    (tmp_path / "set.json").write_text(json.dumps({"settings": {"few_shot_query_ids": ["q0", "q2"]}}))
+    pairs, few_shot = grid.read_pair_set(tmp_path / "set.jsonl.gz", {"d1": "Title d1. The abstract."})
+    assert [(p["query"], p["positive"]) for p in pairs] == [("a claim", "Title d1. The abstract.")]
+    assert few_shot == ["q0", "q2"]
