@@ -24,6 +24,7 @@ journalled (`embedtune.generation.journal`) as soon as its batch returns, so a k
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -303,7 +304,7 @@ class DistilabelQueryGenerator(QueryGenerator):
         where the backend constrains the answer with a JSON schema (llama.cpp), the per-chunk schema."""
         if not self.per_chunk:
             return self.generation_kwargs
-        kwargs = json.loads(json.dumps(self.generation_kwargs, default=str))
+        kwargs = copy.deepcopy(self.generation_kwargs)
         answers = queries_per_chunk + (1 if self.hard_negative else 0)
         if "max_new_tokens" in kwargs:
             kwargs["max_new_tokens"] = int(kwargs["max_new_tokens"]) * answers

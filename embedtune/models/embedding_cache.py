@@ -132,9 +132,7 @@ class EmbeddingCache:
         self.misses += len(missing)
         if missing:
             computed = np.asarray(compute([texts[index] for index in missing]), dtype=np.float32)
-            fresh = {}
-            for index, vector in zip(missing, computed):
-                fresh[keys[index]] = vector
+            fresh = {keys[index]: vector for index, vector in zip(missing, computed)}
             found.update(fresh)
             with self._connect() as db:
                 db.executemany(
@@ -152,11 +150,10 @@ class EmbeddingCache:
 
     def _bound(self) -> None:
         """Drop the least recently used vectors until the cache is under 90% of its bound."""
-        size = self.size_bytes()
-        if size <= self.max_bytes:
-            return
         with self._connect() as db:
             count, total = db.execute("SELECT COUNT(*), SUM(LENGTH(vector)) + COUNT(*) * 64 FROM embeddings").fetchone()
+            if not total or total <= self.max_bytes:
+                return
             drop = count - int(count * (0.9 * self.max_bytes) / max(total, 1))
             db.execute(
                 "DELETE FROM embeddings WHERE (model, key) IN (SELECT model, key FROM embeddings ORDER BY used LIMIT ?)",
