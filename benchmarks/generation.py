@@ -178,17 +178,22 @@ def markdown(result: dict[str, Any]) -> str:
         (f"{result['chunks']} chunks of `{result['corpus']}` (seed {result['seed']}), every setting on the same chunks "
         "with an empty journal. Limit = the prompt tokens that must be evaluated (after KV-prefix reuse) and "
          "the output tokens, at the speeds above, no other overhead."), "",
-        ("| setting | prompt | prompts | queries | kept | s | prompt tok/query | evaluated prompt tok | "
+        ("| setting | model | prompt | prompts | queries | kept | s | prompt tok/query | evaluated prompt tok | "
         "output tok/query | usable pairs/min | vs baseline | limit s | limit queries/min | measured/limit |"),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in result["settings"]:
         lines.append(
-            f"| {row['setting']} | {row['prompt_version']} | {row['prompts']} | {row['queries']} | {row['kept']} | "
+            f"| {row['setting']} | {row.get('model', result['model'])} | {row['prompt_version']} | {row['prompts']} | "
+            f"{row['queries']} | {row['kept']} | "
             f"{row['seconds']} | {row['prompt_tokens_per_query']} | {row['new_prompt_tokens']} | "
             f"{row['output_tokens_per_query']} | {row['usable_pairs_per_minute']} | {row['ratio_vs_baseline']:.2f}x | "
             f"{row['ideal_seconds']} | {row['ideal_queries_per_minute']} | {row['measured_vs_ideal']:.2f} |"
         )
+    other = {row["model"]: row["limit"] for row in result["settings"] if row.get("limit") is not limit}
+    for model, speeds in other.items():
+        lines += ["", (f"Limit of {model}: prefill {speeds['prefill_tokens_per_s']} tokens/s, decode "
+                  f"{speeds['decode_tokens_per_s']} tokens/s (its rows use these).")]
     lines += ["", "Sample queries (first chunks):", ""]
     for row in result["settings"]:
         lines.append(f"- {row['setting']}: " + "; ".join(f"[{s['style']}] {s['query']}" for s in row["samples"]))
@@ -214,7 +219,7 @@ def main() -> None:
         return
 
     from embedtune.config import load_run_config
-    from embedtune.generation.gguf import DEFAULT_MODEL, packaged_model_path
+    from embedtune.generation.gguf import DEFAULT_MODEL, PACKAGED_MODELS, packaged_model_path
     from embedtune.models.devices import hardware_summary
 
     model_path = args.model_path or str(packaged_model_path())
@@ -236,9 +241,17 @@ def main() -> None:
         "settings": [],
     }
     output = args.output or ROOT / "benchmarks" / "results" / f"generation-{result['date']}.json"
+    limits = {model_path: result["limit"]}
     for name, overrides in settings:
+        llamacpp = overrides.setdefault("llamacpp", {})
+        if "model" in llamacpp and "model_path" not in llamacpp:  # another packaged model: its own path and limit
+            llamacpp["model_path"] = str(packaged_model_path(PACKAGED_MODELS[llamacpp["model"]]))
+        setting_path = llamacpp.get("model_path", model_path)
+        if setting_path not in limits:
+            limits[setting_path] = speed_limit(setting_path, args.threads)
         row = run_setting(name, overrides, chunks, base)
-        limit = result["limit"]
+        limit = row["limit"] = limits[setting_path]
+        row["model"] = Path(setting_path).name
         ideal_s = (row["new_prompt_tokens"] / limit["prefill_tokens_per_s"]
                    + row["output_tokens"] / limit["decode_tokens_per_s"])
         row["ideal_seconds"] = round(ideal_s, 1)

@@ -119,8 +119,23 @@ def extractive_pairs(spec: str, chunks: list[dict[str, Any]], model, seed: int) 
     return [{key: pair.get(key) for key in PAIR_KEYS} for pair in mined]
 
 
+TEACHER_KEYS = {"teacher": "kind", "fnm": "false_negative_margin", "negs": "negatives_per_query",
+                "cands": "candidates", "w": "fusion_weight", "scale": "label_scale"}
+
+
+def _value(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def parse_variant(text: str) -> tuple[dict[str, Any], float]:
-    """'lr=5e-5,epochs=1,negatives=0,validation=0' -> (TrainingConfig overrides, validation fraction)."""
+    """'lr=5e-5,epochs=1,negatives=0,validation=0' -> (TrainingConfig overrides, validation fraction).
+    Teacher keys (`teacher=hybrid`, `fnm`, `negs`, `cands`, `w`, `scale`) come back as `teacher.<field>`;
+    `loss=mnrl+margin_mse` is TrainingConfig.loss."""
     overrides: dict[str, Any] = {}
     validation = 0.1
     for item in filter(None, text.split(",")):
@@ -128,19 +143,25 @@ def parse_variant(text: str) -> tuple[dict[str, Any], float]:
         if key == "validation":
             validation = float(value)
             continue
+        if key in TEACHER_KEYS:
+            overrides[f"teacher.{TEACHER_KEYS[key]}"] = _value(value)
+            continue
         key = {"lr": "learning_rate", "negatives": "use_negatives", "batch": "batch_size"}.get(key, key)
-        overrides[key] = bool(int(value)) if key == "use_negatives" else float(value) if "." in value or "e" in value \
-            else int(value)
+        overrides[key] = bool(int(value)) if key == "use_negatives" else _value(value)
     return overrides, validation
 
 
 def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any, dict[str, Any]]:
-    from embedtune.config import ModelConfig, SplitConfig, TrainingConfig
+    from embedtune.config import ModelConfig, SplitConfig, TeacherConfig, TrainingConfig
     from embedtune.data.split import split_by_document
     from embedtune.models.loading import load_embedder
+    from embedtune.teacher.labels import label_pairs
     from embedtune.training.trainer import train_embedder
 
     overrides, validation_fraction = parse_variant(text)
+    teacher = TeacherConfig(**{key[len("teacher."):]: value for key, value in overrides.items()
+                               if key.startswith("teacher.")})
+    overrides = {key: value for key, value in overrides.items() if not key.startswith("teacher.")}
     config = TrainingConfig(**{"epochs": 2, "batch_size": 32, "seed": seed, **overrides})
     if device.startswith("cuda"):  # same loss, one pass per batch: GradCache chunking only saves memory
         config = config.model_copy(update={"mini_batch_size": config.batch_size})
@@ -152,9 +173,13 @@ def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any
         pool.setdefault(pair["positive_id"], {"chunk_id": pair["positive_id"], "text": pair["positive"]})
     model_config = ModelConfig(base_model=BASE_MODEL, device=device)
     model = load_embedder(BASE_MODEL, model_config.max_seq_length, device)
+    teacher_report: dict[str, Any] = {}
+    if teacher.kind != "none":  # same rows the pipeline's label_with_teacher step gives train_embedder
+        train, teacher_report = label_pairs(train, validation, list(pool.values()), model, teacher)
     result = train_embedder(model, train, validation, list(pool.values()), model_config, config)
-    return result.model, {key: result.metrics.get(key) for key in (
-        "train_pairs", "validation_pairs", "train_seconds", "global_steps", "best_checkpoint", "device", "precision")}
+    return result.model, {**{key: result.metrics.get(key) for key in (
+        "train_pairs", "train_rows", "validation_pairs", "train_seconds", "global_steps", "best_checkpoint", "device",
+        "precision")}, "teacher": teacher_report}
 
 
 def per_claim_metrics(model, claims: dict[str, str], corpus: dict[str, str], qrels, batch_size: int):
@@ -167,6 +192,30 @@ def per_claim_metrics(model, claims: dict[str, str], corpus: dict[str, str], qre
     indices, _ = top_k(queries, documents, RANK_DEPTH)
     rankings = {qid: [corpus_ids[i] for i in row] for qid, row in zip(query_ids, indices)}
     return per_query_metrics(rankings, qrels)  # arrays in sorted query-id order
+
+
+def reference_metrics(base, weight: float, claims: dict[str, str], corpus: dict[str, str], qrels, lexical,
+                      batch_size: int):
+    """Per-claim metrics of the hybrid teacher at `weight` (0 = the base model, 1 = stemmed BM25)."""
+    from embedtune.evaluation.metrics import RANK_DEPTH, per_query_metrics
+    from embedtune.models.encoding import encode
+    from embedtune.teacher.fusion import fuse
+
+    query_ids, corpus_ids = sorted(claims), list(corpus)
+    dense = encode(base, [claims[q] for q in query_ids], batch_size=batch_size) @ \
+        encode(base, [corpus[c] for c in corpus_ids], batch_size=batch_size).T
+    bm25 = np.vstack([lexical.scores(claims[q]) for q in query_ids])
+    scores = fuse(dense, bm25, weight)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :RANK_DEPTH]
+    return per_query_metrics({qid: [corpus_ids[i] for i in row] for qid, row in zip(query_ids, top)}, qrels)
+
+
+def model_folder_name(pairs: str, variant: str) -> str:
+    """'llm-v2', 'teacher=hybrid,loss=mnrl+margin_mse' -> 'llm-v2__teacher-hybrid_loss-mnrl-margin_mse'."""
+    import re
+
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", variant.replace(",", "_").replace("=", "-").replace("+", "-"))
+    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', pairs)}__{slug or 'default'}"
 
 
 def summarise(base: dict[str, np.ndarray], tuned: dict[str, np.ndarray], seed: int,
@@ -201,6 +250,13 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {row['pairs']} | {row['variant'] or 'default'} | {row['training']['train_pairs']} | "
                      f"{s['all']['ndcg@10']:.4f} | {ci(s['all']['gain'])} | {s['select']['gain']['gain']:+.4f} | "
                      f"{ci(s['report']['gain'])} | {row['training']['train_seconds']} |")
+    if result.get("references"):
+        lines += ["", "Reference retrievers on the same claims (not trained; gains vs the base model):", "",
+                  "| retriever | NDCG@10 all | NDCG@10 report | gain report [95% CI] |", "|---|---|---|---|"]
+        for name, ref in result["references"].items():
+            gain = ref["report"]["gain"]
+            lines.append(f"| {name} | {ref['all']['ndcg@10']:.4f} | {ref['report']['ndcg@10']:.4f} | "
+                         f"{gain['gain']:+.4f} [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}] |")
     best = max(result["rows"], key=lambda row: row["scores"]["select"]["gain"]["gain"], default=None)
     if best:
         lines += ["", (f"Best on the select half: {best['pairs']} / {best['variant'] or 'default'}; on the report half "
@@ -238,6 +294,7 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     passages: dict[str, list[dict[str, Any]]] = {}
     for spec in args.pairs:
         name, path = spec.split("=", 1)
+        path, _, size = path.partition("@")  # NAME=set.jsonl.gz@300: its first 300 pairs (a scaling point)
         pair_sets[name], examples = read_pair_set(Path(path), corpus)
         few_shot |= set(examples)
         if path.endswith(".jsonl.gz"):  # document-level pairs: abstracts are the passages; negatives mined here
@@ -246,20 +303,30 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
 
             passages[name] = abstract_chunks(corpus)
             pair_sets[name], _ = mine_negatives(pair_sets[name], passages[name], base, NegativesConfig())
-            if args.max_pairs:
-                pair_sets[name] = pair_sets[name][: args.max_pairs]
+            if args.max_pairs or size:
+                pair_sets[name] = pair_sets[name][: int(size or args.max_pairs)]
     for spec in args.extractive:
         pair_sets[f"extractive {spec}"] = extractive_pairs(spec, chunks, base, args.seed)
     base_metrics = per_claim_metrics(base, claims, corpus, qrels, args.batch_size)
     excluded = frozenset(position for position, qid in enumerate(sorted(claims)) if qid in few_shot)
-    del base
-    release_memory(device)
+    from embedtune.teacher.lexical import LexicalIndex
+
+    lexical = LexicalIndex(list(corpus.values()))
+    references: dict[str, Any] = {}
+
+    def add_reference(name: str, weight: float) -> None:
+        if name not in references:
+            metrics = reference_metrics(base, weight, claims, corpus, qrels, lexical, args.batch_size)
+            references[name] = summarise(base_metrics, metrics, args.seed, excluded)
+            print(json.dumps({"reference": name, "ndcg_all": round(references[name]["all"]["ndcg@10"], 4)}), flush=True)
+
+    add_reference("stemmed BM25", 1.0)
     result: dict[str, Any] = {
         "date": dt.date.today().isoformat(), "command": " ".join(["python", *sys.argv]),
         "machine": machine(hardware_summary(device)), "n_claims": len(claims),
         "n_corpus": len(corpus), "base": summarise(base_metrics, base_metrics, args.seed, excluded),
         "few_shot_claims_excluded": sorted(few_shot),
-        "pair_sets": {name: len(rows) for name, rows in pair_sets.items()}, "rows": [],
+        "pair_sets": {name: len(rows) for name, rows in pair_sets.items()}, "rows": [], "references": references,
     }
     # 2-3. Train and score every combination.
     for name, pairs in pair_sets.items():
@@ -267,8 +334,15 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
             model, training = train_variant(pairs, passages.get(name, chunks), variant, device, args.seed)
             tuned_metrics = per_claim_metrics(model, claims, corpus, qrels, args.batch_size)
             scores = summarise(base_metrics, tuned_metrics, args.seed, excluded)
+            if args.save_models:  # a plain sentence-transformers directory per trained model
+                folder = args.save_models / model_folder_name(name, variant)
+                model.save(str(folder))
+                training["saved_to"] = str(folder)
             del model
             release_memory(device)
+            if training["teacher"].get("fusion_weight") is not None:  # the teacher itself, on the same claims
+                weight = training["teacher"]["fusion_weight"]
+                add_reference(f"hybrid teacher (BM25 weight {weight:.1f})", weight)
             row = {"pairs": name, "variant": variant, "training": training, "scores": scores}
             result["rows"].append(row)
             result["seconds"] = round(time.perf_counter() - started, 1)
@@ -280,6 +354,41 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     return result
 
 
+def plot(results: list[Path], out: Path) -> None:
+    """Report-half NDCG@10 gain (95% CI) against training pairs, one line per variant, from grid results."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines: dict[str, list[tuple[int, dict[str, float]]]] = {}
+    references: dict[str, dict[str, float]] = {}
+    for path in results:
+        result = json.loads(path.read_text())
+        for row in result["rows"]:
+            lines.setdefault(row["variant"] or "default", []).append(
+                (row["training"]["train_pairs"], row["scores"]["report"]["gain"]))
+        for name, ref in result.get("references", {}).items():
+            references[name] = ref["report"]["gain"]
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for variant, points in sorted(lines.items()):
+        points.sort(key=lambda point: point[0])
+        xs = [x for x, _ in points]
+        axis.errorbar(xs, [g["gain"] for _, g in points], marker="o", capsize=3, label=variant,
+                      yerr=[[g["gain"] - g["ci_low"] for _, g in points], [g["ci_high"] - g["gain"] for _, g in points]])
+    for name, gain in references.items():
+        axis.axhline(gain["gain"], linestyle="--", linewidth=1, color="grey")
+        axis.annotate(name, (axis.get_xlim()[0], gain["gain"]), fontsize=7, va="bottom")
+    axis.axhline(0, color="black", linewidth=0.8)
+    axis.set_xscale("log")
+    axis.set_xlabel("training pairs (synthetic queries)")
+    axis.set_ylabel("NDCG@10 gain over the base model\n(SciFact dev claims, report half, 95% CI)")
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -288,7 +397,8 @@ def main() -> None:
     export.add_argument("--out", required=True, type=Path)
     grid = commands.add_parser("grid", help="Train and score every pair set x variant.")
     grid.add_argument("--pairs", action="append", default=[],
-                      help="NAME=pairs.jsonl (from `export`) or NAME=set.jsonl.gz (from generate_pairs.py).")
+                      help="NAME=pairs.jsonl (from `export`) or NAME=set.jsonl.gz (from generate_pairs.py); "
+                      "NAME=set.jsonl.gz@N takes its first N pairs (a random sample: a scaling point).")
     grid.add_argument("--max-pairs", type=int, help="Use the first N pairs of each generate_pairs set (its prefix "
                       "is a random sample of the corpus).")
     grid.add_argument("--extractive", action="append", default=[], help="STYLES:DOCUMENTS:QUERIES_PER_CHUNK")
@@ -298,7 +408,16 @@ def main() -> None:
     grid.add_argument("--batch-size", type=int, default=128)
     grid.add_argument("--seed", type=int, default=42)
     grid.add_argument("--output", type=Path, help="Default: benchmarks/results/quality-grid-<date>.json")
+    grid.add_argument("--save-models", type=Path, help="Save every trained model under this folder (plain "
+                      "sentence-transformers directories, one per pair set x variant).")
+    plotting = commands.add_parser("plot", help="Gain vs training pairs (PNG) from grid result files.")
+    plotting.add_argument("results", nargs="+", type=Path)
+    plotting.add_argument("--out", required=True, type=Path)
     args = parser.parse_args()
+    if args.command == "plot":
+        plot(args.results, args.out)
+        print(f"wrote {args.out}")
+        return
     if args.command == "export":
         print(f"wrote {export_pairs(args.run, args.out)} pairs to {args.out}")
         return

@@ -31,20 +31,8 @@ _add_commands()
 
 
 def main() -> None:
-    """Run the CLI: a user error is one `error: ...` line and exit 2 (a traceback with --verbose)."""
-    from commands.support import user_facing_message
+    """Run the CLI: a user error is one `error: ...` line and exit 2 (a traceback too with --verbose);
+    SIGTERM / SIGINT one line and exit 143 / 130; a bug a traceback and exit 1 (`commands.errors`)."""
+    from commands.errors import run_cli
 
-    verbose = "--verbose" in sys.argv
-    try:
-        cli(standalone_mode=False)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except Exception as error:
-        message = user_facing_message(error)
-        if message is None or verbose:
-            raise
-        click.echo(f"error: {message}", err=True)
-        sys.exit(2)
+    run_cli(cli, verbose="--verbose" in sys.argv)

@@ -41,6 +41,7 @@ def compare(models, benchmark, split, max_queries, max_corpus, rule, tolerance, 
     from embedtune.config import load_run_config
 
     config, options = load_run_config(config_path)
+    support.check_config_urls(config)
     options.pop("model", None)  # a leaderboard is not a version of the tuned model
     overrides = {"max_queries": max_queries, "max_corpus": max_corpus, "rule": rule, "tolerance": tolerance,
                  "precisions": list(precisions) or None}

@@ -4,6 +4,8 @@ python run.py curate push            # generate_data (cached steps reused) -> pu
 python run.py curate push --latest   # push the latest `training_triplets` artifact, generate nothing
 python run.py curate status          # submitted / pending / discarded per dataset
 python run.py finetune --curated     # pull the reviews back and train on them
+python run.py curate gold push --queries logs.txt   # real queries -> Argilla, with pooled candidate passages
+python run.py curate gold pull --output data/gold/mine.yaml   # the judged set -> `gold_queries` + a gold file
 """
 
 from __future__ import annotations
@@ -90,6 +92,84 @@ def status(config_path: str) -> None:
 
     config, _ = load_run_config(config_path)
     click.echo(argilla_client.status(config.curation))
+
+
+@curate.group("gold")
+def gold() -> None:
+    """Build a gold set (real queries, judged passages) in Argilla; set evaluation.gold to the pulled file."""
+
+
+@gold.command("push")
+@config_option
+@corpus_option
+@click.option("--queries", "queries_path", required=True, type=click.Path(dir_okay=False),
+              help="Real queries: one per line, or JSONL with 'query' (and 'id').")
+def gold_push(config_path: str, corpus: str | None, queries_path: str) -> None:
+    """Retrieve candidates for each query with the base and the latest tuned model, pool them in a model-blind
+    order and push one record per query to Argilla for annotators to mark the relevant passages."""
+    from embedtune.curation import gold as gold_collection
+    from embedtune.data.chunking import chunk_documents
+    from embedtune.data.ingest import load_documents
+    from embedtune.models.loading import load_base_model, load_tokenizer
+
+    config, _ = support.prepare(config_path, corpus, needs_corpus=True)
+    _require_argilla(config)
+    queries = gold_collection.read_queries(queries_path)
+    support.ensure_zenml_store()
+    documents = load_documents(config.ingest).documents
+    chunks = chunk_documents(documents, load_tokenizer(config.model.base_model), config.chunking)
+    models = {"base": load_base_model(config.model)}
+    tuned = _latest_tuned_model()
+    if tuned is not None:
+        models["tuned"] = tuned
+    else:
+        click.echo("No tuned model in the ZenML store yet: candidates come from the base model only.")
+    rankings = gold_collection.rank_chunks(models, [q for _, q in queries], chunks, config.curation.gold_candidates)
+    summary = gold_collection.push_gold(queries, chunks, rankings, config.curation)
+    click.echo(
+        f"Pushed {summary['records']} queries to Argilla dataset '{summary['dataset']}' ({summary['created']} new, "
+        f"{summary['updated']} updated), {summary['passages_per_query']} passages each from {', '.join(models)}."
+    )
+    click.echo(f"Mark the relevant passages at {summary['api_url']}, then `python run.py curate gold pull --output FILE`.")
+
+
+def _latest_tuned_model():
+    from zenml.client import Client
+
+    try:
+        return Client().get_artifact_version("tuned_model").load()
+    except KeyError:
+        return None
+
+
+@gold.command("pull")
+@config_option
+@click.option("--output", default="data/gold/argilla.yaml", show_default=True, type=click.Path(dir_okay=False),
+              help="Gold file to write (the format evaluation.gold reads).")
+def gold_pull(config_path: str, output: str) -> None:
+    """The judged queries as the versioned `gold_queries` artifact and a gold file; point evaluation.gold at it."""
+    from embedtune.evaluation.gold import write_gold
+    from embedtune.util.frames import to_records
+
+    support.ensure_zenml_store()
+    config, _ = support.prepare(config_path, None, needs_corpus=False)
+    _require_argilla(config)
+    from zenml.client import Client
+
+    import pipelines
+
+    run = pipelines.gold_from_argilla(config=config)  # no ZenML Model: a gold set is not a model version
+
+    outputs = Client().get_pipeline_run(run.id).steps["pull_gold_from_argilla"].outputs["gold_queries"]
+    artifact = outputs[0] if isinstance(outputs, list) else outputs
+    rows = to_records(artifact.load())
+    path = write_gold(rows, output)
+    counts = artifact.run_metadata.get("records", {})
+    click.echo(
+        f"Gold set: {len({row['query_id'] for row in rows})} queries, {len(rows)} relevant passages "
+        f"(records: {counts}); artifact 'gold_queries' version {artifact.version}; file {path}."
+    )
+    click.echo(f"Use it: set `evaluation.gold: {path}` in your run config.")
 
 
 COMMANDS = [curate]

@@ -11,30 +11,72 @@ from typing import Any
 
 import yaml
 
+from commands.errors import user_facing_message
 from embedtune import EmbedtuneError, logger
 from embedtune.config import EmbedtuneConfig, load_run_config
 from embedtune.data import ingest
-from embedtune.evaluation.benchmark import full_dim
+from embedtune.data.beir import check_beir
+from embedtune.data.chunking import fit_to_model
 from embedtune.models.catalog import is_api_spec
 from embedtune.models.loading import check_matryoshka_dims
 from embedtune.models.paths import resolve_model
-from embedtune.reporting.evaluation import format_table, to_html
-from embedtune.util.errors import error_chain
-from embedtune.util.io import write_json
-from embedtune.util.redact import redact, redact_url
+from embedtune.reporting.evaluation import format_table, headline, to_html
+from embedtune.util.io import export_directory, point_latest, run_output_dir, write_json
+from embedtune.util.redact import fields_with_url_credentials, redact, redact_url
 
 OUTPUT_DIR = Path("outputs")
 
 
 def prepare(config_path: str, corpus: str | None, needs_corpus: bool) -> tuple[EmbedtuneConfig, dict[str, Any]]:
-    """Validate everything a run needs before any work starts."""
+    """Validate everything a run needs before any work starts; chunks longer than the base model reads
+    are cut to fit, with a warning (`embedtune.data.chunking.fit_to_model`)."""
     config, options = load_run_config(config_path)
+    check_config_urls(config)
     if corpus:
         config.ingest.corpus = corpus
     if needs_corpus:
         ingest.check_corpus(config.ingest)
     check_matryoshka_dims(config.model.base_model, config.model.matryoshka_dims)
+    own_limit = model_max_tokens(config.model.base_model)
+    model_tokens = min(config.model.max_seq_length, own_limit or config.model.max_seq_length)
+    config.chunking = fit_to_model(config.chunking, model_tokens, config.model.base_model)
     return config, options
+
+
+def model_max_tokens(name_or_path: str) -> int | None:
+    """The most tokens a local SentenceTransformer reads, from its saved configuration (the first of
+    `sentence_bert_config.json`, the tokenizer's `model_max_length`, the transformer's
+    `max_position_embeddings`), without loading weights; None when none says."""
+    import json
+
+    try:
+        folder = Path(resolve_model(name_or_path))
+    except EmbedtuneError:
+        return None
+    for name, key in (
+        ("sentence_bert_config.json", "max_seq_length"),  # sentence-transformers < 5
+        ("tokenizer_config.json", "model_max_length"),  # sentence-transformers 5 saves it here
+        ("config.json", "max_position_embeddings"),
+    ):
+        try:
+            value = json.loads((folder / name).read_text(encoding="utf-8")).get(key)
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, int) and 0 < value < 1_000_000:  # tokenizers without a limit say 1e30
+            return value
+    return None
+
+
+def check_config_urls(config: EmbedtuneConfig) -> None:
+    """Refuse a config field holding a URL with credentials (`http://user:password@host`): ZenML stores
+    the run's parameters in its database and step logs, so the password would be saved there."""
+    fields = fields_with_url_credentials(config.model_dump(mode="json"))
+    if fields:
+        raise EmbedtuneError(
+            f"{', '.join(fields)} holds a URL with a user name or password (user:***@host); ZenML would store it "
+            "with the run: remove it from the URL and put the key in the environment variable the section names "
+            "(e.g. generation.openai.api_key_env)"
+        )
 
 
 class _UserErrorTracebacks(logging.Filter):
@@ -48,7 +90,13 @@ class _UserErrorTracebacks(logging.Filter):
         return True
 
 
-ORCHESTRATOR_LOGGERS = ("zenml.orchestrators.local.local_orchestrator",)
+# ZenML loggers that log a failed step with its traceback (`logger.exception`).
+ORCHESTRATOR_LOGGERS = (
+    "zenml.orchestrators.local.local_orchestrator",
+    "zenml.orchestrators.step_launcher",
+    "zenml.orchestrators.dag_runner",
+    "zenml.orchestrators.legacy_dag_runner",
+)
 
 
 def ensure_zenml_store(connect_timeout_s: float = 3.0) -> None:
@@ -106,11 +154,20 @@ def ensure_zenml_store(connect_timeout_s: float = 3.0) -> None:
             lock.close()  # releases the flock
 
 
+def require_artifacts(*names: str) -> None:
+    """Look up the latest version of each named artifact before a pipeline starts: a missing one (no
+    `generate` run yet) is ZenML's KeyError, which `commands.errors` turns into one line naming the fix."""
+    from zenml.client import Client
+
+    client = Client()
+    for name in names:
+        client.get_artifact_version(name)
+
+
 def check_benchmark_folder(benchmark: str, split: str) -> None:
-    """Fail before any work when `benchmark` is not a BEIR folder with `qrels/<split>.tsv`."""
-    folder = Path(benchmark)
-    if not (folder / "qrels" / f"{split}.tsv").is_file() or not (folder / "corpus.jsonl").is_file():
-        raise EmbedtuneError(f"{folder} is not a BEIR folder with corpus.jsonl and qrels/{split}.tsv")
+    """Fail before any work when `benchmark` is not a usable BEIR folder for `split` (missing files, text
+    that is not UTF-8, a score that is not a whole number); warn about judgements of unknown ids."""
+    check_beir(benchmark, split)
 
 
 def resolve_model_args(models: list[str]) -> list[str]:
@@ -158,6 +215,28 @@ def _fresh(run: Any) -> Any:
     return Client().get_pipeline_run(run.id) if run is not None else None
 
 
+def export_model(model_artifact: Any, export_dir: str, run_name: str) -> Path:
+    """Copy the `tuned_model` artifact folder (already a plain SentenceTransformer directory) into
+    `export_dir` through `export_directory`: never loads the model, so nothing is left in /tmp, and a
+    folder that is not a previous export is refused, never emptied."""
+    from zenml.utils import io_utils
+
+    with export_directory(export_dir, note={"run": run_name, "artifact": str(model_artifact.uri)}) as folder:
+        io_utils.copy_dir(str(model_artifact.uri), str(folder))
+    return Path(export_dir).expanduser().resolve()
+
+
+def write_run_reports(report: dict[str, Any], run_name: str, root: Path = OUTPUT_DIR) -> tuple[Path, Path]:
+    """The run's report as `<root>/<run name>/evaluation_report.{json,html}`, and `<root>/latest`
+    pointed at that folder: concurrent runs each keep their own report. Returns (html, json) paths."""
+    folder = run_output_dir(root, run_name)
+    json_path = write_json(report, folder / "evaluation_report.json")
+    html_path = folder / "evaluation_report.html"
+    html_path.write_text(to_html(report), encoding="utf-8")
+    point_latest(root, folder)
+    return html_path, json_path
+
+
 def summarise_training_run(run: Any, export_dir: str | None) -> None:
     run = _fresh(run)
     if run is None:
@@ -173,21 +252,13 @@ def summarise_training_run(run: Any, export_dir: str | None) -> None:
     report = _output(run, "evaluate", "evaluation_report").load()
     promotion = _output(run, "promote", "promotion").load()
     report["promotion"] = promotion
-    OUTPUT_DIR.mkdir(exist_ok=True)
-    json_path = write_json(report, OUTPUT_DIR / "evaluation_report.json")
-    html_path = OUTPUT_DIR / "evaluation_report.html"
-    html_path.write_text(to_html(report), encoding="utf-8")
+    html_path, json_path = write_run_reports(report, run.name)
     print(format_table(report))
-    dim = full_dim(report, "tuned")
-    base, tuned = report["models"]["base"][dim]["ndcg@10"], report["models"]["tuned"][dim]["ndcg@10"]
-    print(f"\nNDCG@10 on held-out queries: base {base:.4f} -> tuned {tuned:.4f}. {promotion['reason']}")
+    print("\n" + headline(report, promotion))  # synthetic and gold NDCG@10, and which queries decided
     print(f"Tuned model (artifact, a SentenceTransformer directory): {model_artifact.uri}")
     if export_dir:
-        from embedtune.training.checkpoints import save_model_atomically
-
-        save_model_atomically(model_artifact.load(), export_dir)  # a kill mid-export leaves the old export
-        print(f"Tuned model exported to: {Path(export_dir).resolve()}")
-    print(f"Report: {html_path.resolve()} and {json_path.resolve()}")
+        print(f"Tuned model exported to: {export_model(model_artifact, export_dir, run.name)}")
+    print(f"Report: {html_path.resolve()} and {json_path.resolve()} (newest run: {OUTPUT_DIR / 'latest'})")
     print("Dashboard: run `make dashboard` (zenml login --local), then open the run above.")
 
 
@@ -197,11 +268,6 @@ def summarise_benchmark_run(run: Any, output: str | None) -> None:
     print(format_table(report))
     if output:
         print(f"Metrics written to {write_json(report, output).resolve()}")
-
-
-def user_facing_message(error: BaseException) -> str | None:
-    """The one-line message for errors a user can fix, found anywhere in the exception chain."""
-    return next((str(link) for link in error_chain(error) if isinstance(link, EmbedtuneError)), None)
 
 
 def write_samples(count: int, seed: int, output: str, command: str) -> Path:

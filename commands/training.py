@@ -8,17 +8,23 @@ import click
 
 from commands import support
 from commands.options import training_options
+from embedtune.util.io import check_export_dir
 
 
 def run_training_pipeline(
     name: str, config_path: str, corpus: str | None, no_cache: bool, export_dir: str | None, curated: bool = False
 ) -> None:
-    """Validate, run the named training pipeline (`support.PIPELINES`), then summarise it."""
+    """Validate (the export folder first: a bad one is refused before any work), run the named training
+    pipeline (`support.PIPELINES`), then summarise it."""
+    if export_dir:
+        check_export_dir(export_dir)
     support.ensure_zenml_store()  # before `import pipelines`, which already talks to the store
     from embedtune.data.ingest import corpus_fingerprint
 
     needs_corpus = name != "finetune"
     config, options = support.prepare(config_path, corpus, needs_corpus=needs_corpus)
+    if not needs_corpus:
+        support.require_artifacts("training_triplets", "chunks")  # made by `generate`
     pipeline = support.training_pipeline("finetune_curated" if curated else name)
     parameters = {"config": config}
     if needs_corpus:

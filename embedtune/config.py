@@ -61,7 +61,10 @@ class ChunkingConfig(_Section):
 
 
 class LlamaCppOptions(_Section):
-    model_path: str | None = Field(None, description="A GGUF file; default: the packaged model.")
+    model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = Field(
+        "qwen2.5-coder-1.5b", description="Which packaged GGUF to use (ignored when model_path is set)."
+    )
+    model_path: str | None = Field(None, description="A GGUF file; default: the packaged `model`.")
     n_ctx: int = Field(2048, gt=0)
     n_threads: int | None = Field(None, gt=0)
     n_gpu_layers: int = Field(0, ge=-1, description="-1 offloads every layer to a CUDA build of llama.cpp.")
@@ -141,6 +144,33 @@ class NegativesConfig(_Section):
     )
 
 
+class TeacherConfig(_Section):
+    """A stronger scorer than the student: drops false negatives and gives soft labels (MarginMSE)."""
+
+    kind: Literal["none", "hybrid", "cross_encoder"] = Field(
+        "none", description="hybrid: base embedder fused with stemmed BM25; cross_encoder: `cross_encoder` below."
+    )
+    cross_encoder: str | None = Field(None, description="CrossEncoder folder (or hub name online) for kind=cross_encoder.")
+    fusion_weight: float | None = Field(
+        None, ge=0, le=1, description="BM25 share of the hybrid; None: chosen on the synthetic validation queries."
+    )
+    language: str = Field("english", description="BM25 stopwords and stemmer.")
+    candidates: int = Field(30, gt=0, description="Dense top-k per query the teacher scores.")
+    negatives_per_query: int = Field(4, gt=0, description="Teacher-labelled negatives kept per query (distillation rows).")
+    false_negative_margin: float = Field(
+        0.0, description="Drop a candidate the teacher scores within this of the positive (or above it)."
+    )
+    label_scale: float | None = Field(
+        None, gt=0, description="Teacher margin -> student units; None: match the base model's margin spread."
+    )
+
+    @model_validator(mode="after")
+    def _cross_encoder_named(self) -> TeacherConfig:
+        if self.kind == "cross_encoder" and not self.cross_encoder:
+            raise ValueError("teacher.kind cross_encoder needs teacher.cross_encoder (a CrossEncoder folder)")
+        return self
+
+
 class SplitConfig(_Section):
     validation_fraction: float = Field(0.1, ge=0, lt=1)
     test_fraction: float = Field(0.2, gt=0, lt=1)
@@ -184,6 +214,10 @@ class TrainingConfig(_Section):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     use_negatives: bool = True
+    loss: Literal["mnrl", "margin_mse", "mnrl+margin_mse"] = Field(
+        "mnrl", description="mnrl: in-batch negatives; margin_mse: the teacher's margins (needs teacher.kind); "
+        "mnrl+margin_mse: both, batches alternating.",
+    )
     evals_per_epoch: int = Field(2, ge=1, description="Validation evaluations per epoch (model selection).")
     validation_corpus_size: int = Field(1000, gt=0, description="Candidate chunks for validation retrieval.")
     seed: int = 42
@@ -197,6 +231,14 @@ class EvaluationConfig(_Section):
     bootstrap_samples: int = Field(1000, ge=100)
     batch_size: int = Field(64, gt=0)
     seed: int = 42
+    gold: str | None = Field(
+        None, description="Real queries with the documents that answer them (YAML/JSONL file or BEIR folder, "
+        "see docs/gold-sets.md); promotion then decides on them. Never inside the corpus, never the few-shot examples.",
+    )
+    gold_split: str = Field("test", description="The qrels split read when `gold` is a BEIR folder.")
+    gold_min_queries: int = Field(
+        20, ge=1, description="Fewer mapped gold queries are reported as too small to decide: promotion uses synthetic."
+    )
 
 
 class PromotionConfig(_Section):
@@ -224,6 +266,8 @@ class CurationConfig(_Section):
     )
     batch_size: int = Field(200, gt=0, le=500, description="Records per upsert request.")
     timeout_s: int = Field(60, gt=0)
+    gold_dataset: str = Field("embedtune-gold", description="Argilla dataset of `curate gold push`: real queries to judge.")
+    gold_candidates: int = Field(5, gt=0, le=20, description="Passages retrieved per model (base, latest tuned) per query.")
 
 
 class CompareConfig(_Section):
@@ -266,6 +310,7 @@ class EmbedtuneConfig(_Section):
     generation: GenerationConfig = GenerationConfig()
     filtering: FilterConfig = FilterConfig()
     negatives: NegativesConfig = NegativesConfig()
+    teacher: TeacherConfig = TeacherConfig()
     split: SplitConfig = SplitConfig()
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
@@ -274,6 +319,48 @@ class EmbedtuneConfig(_Section):
     tracking: TrackingConfig = TrackingConfig()
     compare: CompareConfig = CompareConfig()
     curation: CurationConfig = CurationConfig()
+
+    @model_validator(mode="after")
+    def _distillation_has_teacher(self) -> EmbedtuneConfig:
+        if "margin_mse" in self.training.loss and self.teacher.kind == "none":
+            raise ValueError(f"training.loss {self.training.loss} needs teacher.kind hybrid or cross_encoder")
+        return self
+
+    @model_validator(mode="after")
+    def _gold_never_reaches_generation(self) -> EmbedtuneConfig:
+        # the corpus half of the check runs on the final config (after --corpus), in the pipeline and `load_gold`
+        problem = gold_leak(self.evaluation, None, self.generation)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def gold_leak(evaluation: EvaluationConfig, ingest: IngestConfig | None, generation: GenerationConfig) -> str | None:
+    """Why `evaluation.gold` would leak into generation or training (few-shot examples; the corpus, unless
+    `ingest` is None), or None."""
+    if not evaluation.gold:
+        return None
+    import fnmatch
+
+    gold = Path(evaluation.gold).expanduser().resolve()
+    if generation.example_queries:
+        examples = Path(generation.example_queries).expanduser().resolve()
+        if examples == gold or gold in examples.parents:
+            return (
+                f"generation.example_queries ({generation.example_queries}) is the gold set (evaluation.gold): gold "
+                "queries must never reach generation; give the generator other example queries"
+            )
+    if ingest is not None and not ingest.corpus.startswith("hf:"):
+        corpus = Path(ingest.corpus).expanduser().resolve()
+        if gold == corpus or corpus in gold.parents:
+            relative = gold.relative_to(corpus).as_posix() if gold != corpus else gold.name
+            inside = gold.is_dir() or gold.suffix.lower() in {e.lower() for e in ingest.extensions}
+            if inside and not any(fnmatch.fnmatch(relative, pattern) for pattern in ingest.exclude):
+                return (
+                    f"evaluation.gold ({evaluation.gold}) is inside the corpus ({ingest.corpus}): it would be chunked, "
+                    "generated from and trained on; move it out (e.g. data/gold/) or add it to ingest.exclude"
+                )
+    return None
 
 
 def _describe(error: ValidationError) -> str:

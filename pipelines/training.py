@@ -11,14 +11,19 @@ from zenml.client import Client
 from zenml.config import ResourceSettings
 from zenml.enums import ExecutionMode
 
-from embedtune.config import EmbedtuneConfig
+from embedtune import EmbedtuneError, logger
+from embedtune.config import EmbedtuneConfig, gold_leak
+from embedtune.evaluation.gold import other_corpus, read_gold
 from embedtune.tracking import mlflow as tracking
+from embedtune.util.fingerprint import paths_fingerprint
 from steps import (
     chunk_documents,
     evaluate,
     filter_pairs,
     generate_queries,
+    label_with_teacher,
     load_documents,
+    load_gold,
     mine_negatives,
     promote,
     pull_from_argilla,
@@ -58,13 +63,33 @@ def _train(config: EmbedtuneConfig, train: Any, validation: Any, chunks: Any) ->
     return train_embedder_multi_gpu.with_options(settings=resources)(training_data_uri=staged)
 
 
+def _gold(config: EmbedtuneConfig) -> Any:
+    """The `gold_queries` artifact when `evaluation.gold` is set, else None. It goes to `evaluate` and `promote`
+    only: never to generation, training or checkpoint selection."""
+    if not config.evaluation.gold:
+        return None
+    elsewhere = other_corpus(config.evaluation.gold, config.ingest.corpus)  # e.g. the demo's set with --corpus
+    if elsewhere:
+        logger.warning(elsewhere)
+        return None
+    leak = gold_leak(config.evaluation, config.ingest, config.generation)  # the final config: --corpus applied
+    if leak:
+        raise EmbedtuneError(leak)
+    read_gold(config.evaluation.gold, config.evaluation.gold_split)  # a missing or malformed file: before any step
+    fingerprint = paths_fingerprint([config.evaluation.gold])  # an edited gold file is read again
+    return load_gold(config.evaluation, config.ingest, config.generation, fingerprint)
+
+
 def _finetune_steps(config: EmbedtuneConfig, triplets: Any, chunks: Any, upstream: dict | None = None) -> None:
     train, validation, test = split_by_document(triplets, config.split)
     report_data(chunks, triplets, **(upstream or {}), train=train, validation=validation, test=test)
+    if config.teacher.kind != "none":  # teacher-checked negatives and margins (for training.loss margin_mse)
+        train = label_with_teacher(train, validation, chunks, config.model, config.teacher)
     tuned_model = _train(config, train, validation, chunks)
+    gold = _gold(config)
     tracked = tracking.tracked_step_options(config.tracking.experiment_name)
-    report, _ = evaluate.with_options(**tracked)(tuned_model, test, chunks, config.model, config.evaluation)
-    promote(report, tuned_model, test, chunks, config.model, config.evaluation, config.promotion)
+    report, _ = evaluate.with_options(**tracked)(tuned_model, test, chunks, config.model, config.evaluation, gold)
+    promote(report, tuned_model, test, chunks, config.model, config.evaluation, config.promotion, gold)
 
 
 @pipeline(name="embedtune_generate_data", execution_mode=ExecutionMode.FAIL_FAST)

@@ -1,9 +1,9 @@
 from steps.curation import pull_from_argilla, push_to_argilla
 from steps.data import chunk_documents, load_documents
-from steps.evaluation import evaluate, evaluate_benchmark, promote
+from steps.evaluation import evaluate, evaluate_benchmark, load_gold, promote
 from steps.generation import filter_pairs, generate_queries, mine_negatives
 from steps.reporting import report_data
-from steps.training import split_by_document, train_embedder
+from steps.training import label_with_teacher, split_by_document, train_embedder
 
 __all__ = [
     "chunk_documents",
@@ -11,7 +11,9 @@ __all__ = [
     "evaluate_benchmark",
     "filter_pairs",
     "generate_queries",
+    "label_with_teacher",
     "load_documents",
+    "load_gold",
     "mine_negatives",
     "promote",
     "pull_from_argilla",

@@ -7,16 +7,33 @@ from sentence_transformers import SentenceTransformer
 from zenml import get_step_context, log_metadata, step
 from zenml.types import HTMLString
 
-from embedtune.config import EvaluationConfig, ModelConfig, PromotionConfig
+from embedtune import EmbedtuneError
+from embedtune.config import EvaluationConfig, GenerationConfig, IngestConfig, ModelConfig, PromotionConfig, gold_leak
+from embedtune.evaluation import gold as gold_sets
 from embedtune.evaluation import promotion
-from embedtune.evaluation.benchmark import evaluate_models, full_dim, load_beir, pairs_to_benchmark
+from embedtune.evaluation.benchmark import evaluate_models, load_beir, pairs_to_benchmark
 from embedtune.models.embedding_cache import cache_for, use_cache
 from embedtune.models.loading import load_base_model, load_embedder
 from embedtune.models.spec import resolve_spec
-from embedtune.reporting.evaluation import to_html
+from embedtune.reporting.evaluation import model_version_metadata, to_html
 from embedtune.tracking import mlflow as tracking
 from embedtune.util.frames import to_records
 from steps.caching import NEVER_CACHED
+
+
+@step
+def load_gold(
+    config: EvaluationConfig, ingest: IngestConfig, generation: GenerationConfig, gold_fingerprint: str = ""
+) -> Annotated[pd.DataFrame, "gold_queries"]:
+    """The gold set of `evaluation.gold` (file or BEIR folder), one row per judgment (gold.COLUMNS); refused
+    when it would leak into generation or training. `gold_fingerprint` only keys the cache (edits re-read it)."""
+    problem = gold_leak(config, ingest, generation)
+    if problem:
+        raise EmbedtuneError(problem)
+    rows = gold_sets.read_gold(str(config.gold), config.gold_split)
+    queries = len({row["query_id"] for row in rows})
+    log_metadata(metadata={"source": str(config.gold), "queries": queries, "judgments": len(rows)}, infer_artifact=True)
+    return pd.DataFrame(rows, columns=list(gold_sets.COLUMNS))
 
 
 @step
@@ -26,26 +43,25 @@ def evaluate(
     chunks: pd.DataFrame,
     model_config: ModelConfig,
     config: EvaluationConfig,
+    gold_queries: pd.DataFrame | None = None,
 ) -> tuple[Annotated[dict[str, Any], "evaluation_report"], Annotated[HTMLString, "evaluation_html"]]:
-    """Base vs tuned on the held-out queries; all chunks are candidates; per Matryoshka dim."""
+    """Base vs tuned on the held-out synthetic queries and (given `gold_queries`) on the gold queries, side by
+    side (the gold part under `gold`); all chunks are candidates; per Matryoshka dim. `decided_on` says which
+    queries the promotion will decide on."""
     base = load_base_model(model_config)
-    benchmark = pairs_to_benchmark(to_records(test), to_records(chunks))
+    chunk_rows = to_records(chunks)
+    benchmark = pairs_to_benchmark(to_records(test), chunk_rows)
+    models = {"base": base, "tuned": tuned_model}
     with use_cache(cache_for(model_config)):
-        result = evaluate_models({"base": base, "tuned": tuned_model}, benchmark, config, model_config.matryoshka_dims)
-    dim = full_dim(result, "tuned")
-    gain = result["gains"]["tuned"][dim]["ndcg@10"]
-    log_metadata(
-        metadata={
-            "base_ndcg@10": result["models"]["base"][dim]["ndcg@10"],
-            "tuned_ndcg@10": result["models"]["tuned"][dim]["ndcg@10"],
-            "ndcg@10_gain": gain["gain"],
-            "ndcg@10_gain_ci95": [gain["ci_low"], gain["ci_high"]],
-            "test_queries": result["n_queries"],
-            "metrics": {name: by_dim for name, by_dim in result["models"].items()},
-            "gains_ci95": result["gains"],  # per dimension: NDCG@10, MRR@10, Recall@10 gain with its CI
-        },
-        infer_model=True,
-    )
+        result = evaluate_models(models, benchmark, config, model_config.matryoshka_dims)
+        if gold_queries is not None:
+            mapping = gold_sets.map_gold(to_records(gold_queries), chunk_rows)
+            gold_result = evaluate_models(models, mapping.benchmark, config, model_config.matryoshka_dims)
+            result["gold"] = gold_sets.gold_report(
+                gold_result, mapping, str(config.gold or "gold_queries"), config.gold_min_queries
+            )
+    result["decided_on"], _, result["decision_queries"] = promotion.decision_basis(result)
+    log_metadata(metadata=model_version_metadata(result), infer_model=True)
     tracking.log_metrics(tracking.evaluation_metrics(result))  # MLflow, when the stack has the tracker
     return result, HTMLString(to_html(result))
 
@@ -59,15 +75,20 @@ def promote(
     model_config: ModelConfig,
     evaluation_config: EvaluationConfig,
     config: PromotionConfig,
+    gold_queries: pd.DataFrame | None = None,
 ) -> Annotated[dict[str, Any], "promotion"]:
     """Move this model version to `config.stage` only if the tuned model beats the base and the
-    incumbent (the rule: embedtune.evaluation.promotion)."""
+    incumbent (the rule: embedtune.evaluation.promotion), on the gold queries when they can decide."""
     model = get_step_context().model
     incumbent = None
+    basis, _, _ = promotion.decision_basis(evaluation_report)
     if config.compare_with_incumbent and model is not None:
         incumbent_model, version, stage = promotion.find_incumbent(model, config.stage)
         if incumbent_model is not None:
-            benchmark = pairs_to_benchmark(to_records(test), to_records(chunks))
+            if basis == "gold" and gold_queries is not None:
+                benchmark = gold_sets.map_gold(to_records(gold_queries), to_records(chunks)).benchmark
+            else:
+                benchmark = pairs_to_benchmark(to_records(test), to_records(chunks))
             with use_cache(cache_for(model_config)):  # both models were encoded before: no encoding here
                 incumbent = promotion.versus_incumbent(
                     tuned_model, incumbent_model, version, stage, benchmark, evaluation_config
@@ -75,10 +96,11 @@ def promote(
     promoted, reason = promotion.decide(evaluation_report, config, incumbent)
     if promoted and model is not None:
         model.set_stage(config.stage, force=True)
-    log_metadata(metadata={"promoted": promoted, "promotion_reason": reason}, infer_model=True)
+    log_metadata(metadata={"promoted": promoted, "promotion_reason": reason, "decided_on": basis}, infer_model=True)
     return {
         "promoted": promoted,
         "reason": reason,
+        "decided_on": basis,
         "stage": config.stage if promoted else None,
         "incumbent": incumbent["version"] if incumbent else None,
         "incumbent_stage": incumbent["stage"] if incumbent else None,

@@ -7,10 +7,12 @@ from sentence_transformers import SentenceTransformer
 from zenml import get_step_context, log_metadata, step
 from zenml.exceptions import StepContextError
 
-from embedtune.config import ModelConfig, SplitConfig, TrackingConfig, TrainingConfig
+from embedtune.config import ModelConfig, SplitConfig, TeacherConfig, TrackingConfig, TrainingConfig
 from embedtune.data import split
 from embedtune.models.devices import hardware_summary
+from embedtune.models.embedding_cache import cache_for, use_cache
 from embedtune.models.loading import load_base_model
+from embedtune.teacher import labels as teacher_labels
 from embedtune.tracking import mlflow as tracking
 from embedtune.training import trainer as training
 from embedtune.util.frames import to_records
@@ -33,6 +35,23 @@ def split_by_document(
         pd.DataFrame(validation, columns=columns),
         pd.DataFrame(test, columns=columns),
     )
+
+
+@step
+def label_with_teacher(
+    train: pd.DataFrame, validation: pd.DataFrame, chunks: pd.DataFrame, model_config: ModelConfig,
+    config: TeacherConfig,
+) -> Annotated[pd.DataFrame, "teacher_labelled_train"]:
+    """Teacher-checked hard negatives and margins for the training pairs (see embedtune.teacher.labels);
+    the hybrid teacher's BM25 weight is chosen on the validation pairs, never on the test split."""
+    model = load_base_model(model_config)
+    with use_cache(cache_for(model_config)):
+        rows, report = teacher_labels.label_pairs(
+            to_records(train), to_records(validation), to_records(chunks), model, config
+        )
+    log_metadata(metadata={"teacher": report}, infer_artifact=True)
+    log_metadata(metadata={"teacher": report}, infer_model=True)
+    return pd.DataFrame(rows)
 
 
 def _zenml_model_name() -> str | None:

@@ -3,6 +3,7 @@
 Windows of `chunk_tokens` tokens advance by `chunk_tokens - overlap_tokens`; a window's end is pulled
 back to a paragraph or sentence boundary when one lies in its last quarter, so chunks read naturally.
 Chunk ids hash source + position + text, so re-runs, caching and Argilla upserts line up.
+`fit_to_model` cuts `chunk_tokens` to what the embedder reads (with a warning), before a run starts.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from embedtune import logger
 from embedtune.config import ChunkingConfig
 
 _BREAK_AFTER = (".", "!", "?", ":", ";")
@@ -72,3 +74,34 @@ def chunk_documents(documents: Sequence[dict[str, str]], tokenizer: Any, config:
                 }
             )
     return rows
+
+
+def fit_to_model(config: ChunkingConfig, model_tokens: int | None, model_name: str) -> ChunkingConfig:
+    """`config` with chunks no longer than the embedder reads, so no chunk text goes unseen.
+
+    Args:
+        config: the chunking section as configured.
+        model_tokens: the most tokens the embedder reads (`model.max_seq_length`, capped by the model's
+            own limit), special tokens included; None when unknown (then `config` is returned as is).
+        model_name: the base model, for the warning.
+
+    Returns:
+        `config` when its chunks fit; otherwise a copy with `chunk_tokens` cut to `model_tokens - 2`
+        (room for the [CLS]/[SEP]-style tokens) and `overlap_tokens` / `min_tokens` kept below it,
+        after a warning that names both numbers and the setting to change.
+    """
+    if not model_tokens:
+        return config
+    limit = max(model_tokens - 2, 9)
+    if config.chunk_tokens <= limit:
+        return config
+    overlap = min(config.overlap_tokens, limit // 4)
+    logger.warning(
+        "chunking.chunk_tokens=%d is longer than %s reads (%d tokens): the rest of every chunk would never be "
+        "seen in training or evaluation, so chunks are cut to %d tokens (overlap %d). Set chunking.chunk_tokens "
+        "to %d or less (or raise model.max_seq_length, if the model allows) to silence this.",
+        config.chunk_tokens, model_name, model_tokens, limit, overlap, limit,
+    )
+    return config.model_copy(
+        update={"chunk_tokens": limit, "overlap_tokens": overlap, "min_tokens": min(config.min_tokens, limit)}
+    )

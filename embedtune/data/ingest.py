@@ -3,6 +3,12 @@
 Each row is `{doc_id, source, title, text}`. Files that cannot be read (binary content behind a text
 extension, undecodable bytes, too large, empty) are skipped with a warning and counted by reason, so
 one bad file never loses the run; a corpus with nothing usable fails with a message saying why.
+
+Also counted in `IngestResult.skipped`, by reason: folders that cannot be listed (e.g. deeper than the
+system's path limit), and single JSONL rows that are not JSON, whose text field is not a string (a
+number, an object), or that hold NUL bytes; the good rows of such a file are kept. File names that are
+not valid UTF-8 are decoded once, here (`display_name`: undecodable bytes as `\xe9`), so a `café.md`
+saved in Latin-1 is read like any other file; lone surrogates in JSONL text are replaced likewise.
 """
 
 from __future__ import annotations
@@ -42,6 +48,26 @@ def document_id(source: str, text: str) -> str:
     return hashlib.sha256(f"{source}\n{text}".encode()).hexdigest()[:16]
 
 
+def display_name(text: str) -> str:
+    """`text` (a path from the file system, a JSONL string) as valid UTF-8: bytes a file name could not
+    decode (held as surrogates by Python) become `\\xe9`-style escapes, other lone surrogates `?`."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _without_nul_rows(data: bytes, path: Path, counts: Counter) -> bytes:
+    """JSONL: drop (and count) the lines holding NUL bytes; a file where most lines do is binary."""
+    lines = data.split(b"\n")
+    bad = sum(b"\x00" in line for line in lines)
+    if bad * 2 > sum(bool(line.strip()) for line in lines):
+        raise SkipFile("binary")
+    counts["JSONL row with NUL bytes"] += bad
+    logger.warning("%s: %d line(s) hold NUL bytes; skipped them, kept the rest", display_name(str(path)), bad)
+    return b"\n".join(line for line in lines if b"\x00" not in line)
+
+
 def _decode(data: bytes, path: Path) -> str:
     if b"\x00" in data[:8192]:
         raise SkipFile("binary")
@@ -53,7 +79,7 @@ def _decode(data: bytes, path: Path) -> str:
         printable = sum(ch.isprintable() or ch.isspace() for ch in text[:4096])
         if printable < 0.95 * min(len(text), 4096):
             raise SkipFile("binary") from None
-        logger.warning("%s is not UTF-8; read it as Latin-1", path)
+        logger.warning("%s is not UTF-8; read it as Latin-1", display_name(str(path)))
         return text
 
 
@@ -91,16 +117,26 @@ def _pdf(data: bytes, path: Path) -> tuple[str, str]:
     return str(title), text
 
 
-def _jsonl_rows(text: str, path: Path, config: IngestConfig) -> Iterator[dict[str, str]]:
+def _jsonl_rows(text: str, path: Path, config: IngestConfig, counts: Counter) -> Iterator[dict[str, str]]:
     for line_number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
+            counts["JSONL row that is not JSON"] += 1
             logger.warning("%s:%d is not valid JSON; skipped", path, line_number)
             continue
-        if not isinstance(record, dict) or not str(record.get(config.text_field) or "").strip():
+        if not isinstance(record, dict):
+            counts["JSONL row that is not an object"] += 1
+            continue
+        value = record.get(config.text_field)
+        if value is not None and not isinstance(value, str):
+            counts[f"JSONL row whose '{config.text_field}' is not a string"] += 1
+            logger.warning("%s:%d: '%s' is a %s, not text; skipped", path, line_number, config.text_field,
+                           type(value).__name__)
+            continue
+        if not (value or "").strip():
             continue
         yield {
             "source": f"{path}#{record.get(config.id_field, line_number)}",
@@ -109,7 +145,7 @@ def _jsonl_rows(text: str, path: Path, config: IngestConfig) -> Iterator[dict[st
         }
 
 
-def _read_file(path: Path, root: Path, config: IngestConfig) -> list[dict[str, str]]:
+def _read_file(path: Path, root: Path, config: IngestConfig, counts: Counter) -> list[dict[str, str]]:
     size = path.stat().st_size
     if size == 0:
         raise SkipFile("empty")
@@ -117,13 +153,16 @@ def _read_file(path: Path, root: Path, config: IngestConfig) -> list[dict[str, s
         raise SkipFile(f"larger than ingest.max_file_mb={config.max_file_mb:g}")
     data = path.read_bytes()
     suffix = path.suffix.lower()
-    relative = str(path.relative_to(root)) if path != root else path.name
+    relative = display_name(str(path.relative_to(root)) if path != root else path.name)
+    path = Path(display_name(str(path)))  # titles and messages below use the decoded name
     if suffix == ".pdf":
         title, text = _pdf(data, path)
         return [{"source": relative, "title": title, "text": text}]
+    if suffix == ".jsonl" and b"\x00" in data:
+        data = _without_nul_rows(data, path, counts)
     text = _decode(data, path)
     if suffix == ".jsonl":
-        rows = list(_jsonl_rows(text, Path(relative), config))
+        rows = list(_jsonl_rows(text, Path(relative), config, counts))
         if not rows:
             raise SkipFile(f"no JSONL rows with a '{config.text_field}' field")
         return rows
@@ -136,22 +175,35 @@ def _read_file(path: Path, root: Path, config: IngestConfig) -> list[dict[str, s
     return [{"source": relative, "title": title, "text": text}]
 
 
-def _corpus_files(root: Path, config: IngestConfig) -> Iterator[Path]:
-    """The files a corpus is read from: supported extensions, minus `ingest.exclude` patterns."""
+def _corpus_files(root: Path, config: IngestConfig, counts: Counter | None = None) -> Iterator[Path]:
+    """The files a corpus is read from: supported extensions, minus `ingest.exclude` patterns; folders
+    that cannot be listed are counted in `counts` (when given) and logged."""
     if root.is_file():
         yield root
         return
-    for path in _walk(root, {ext.lower() for ext in config.extensions}):
+    for path in _walk(root, {ext.lower() for ext in config.extensions}, counts):
         relative = path.relative_to(root).as_posix()
         if not any(fnmatch.fnmatch(relative, pattern) for pattern in config.exclude):
             yield path
 
 
-def _walk(root: Path, extensions: set[str]) -> Iterator[Path]:
-    """Files under root in a stable order; follows symlinks but never loops."""
+def _walk(root: Path, extensions: set[str], counts: Counter | None = None) -> Iterator[Path]:
+    """Files under root in a stable order; follows symlinks but never loops; a folder that cannot be
+    listed (no permission, deeper than the path limit) is counted as "unreadable folder"."""
+
+    def unreadable(error: OSError) -> None:
+        if counts is not None:
+            counts["unreadable folder"] += 1
+            logger.warning("skipped folder %s: %s", display_name(str(error.filename)), error.strerror or error)
+
     seen_dirs: set[tuple[int, int]] = set()
-    for directory, subdirs, files in os.walk(root, followlinks=True):
-        stat = os.stat(directory)
+    for directory, subdirs, files in os.walk(root, followlinks=True, onerror=unreadable):
+        try:
+            stat = os.stat(directory)
+        except OSError as error:
+            unreadable(error)
+            subdirs[:] = []
+            continue
         if (stat.st_dev, stat.st_ino) in seen_dirs:
             subdirs[:] = []
             continue
@@ -207,16 +259,17 @@ def _raw_rows(config: IngestConfig, result: IngestResult) -> Iterator[dict[str, 
     root = Path(config.corpus).expanduser()
     if not root.exists():
         raise EmbedtuneError(f"corpus not found: {root} (point --corpus at a folder or file of documents)")
-    for path in _corpus_files(root, config):
+    for path in _corpus_files(root, config, result.skipped):
         result.files_seen += 1
         try:
-            yield from _read_file(path, root if root.is_dir() else path, config)
+            for row in _read_file(path, root if root.is_dir() else path, config, result.skipped):
+                yield {key: display_name(value) for key, value in row.items()}
         except SkipFile as reason:
             result.skipped[str(reason)] += 1
-            logger.warning("skipped %s: %s", path, reason)
+            logger.warning("skipped %s: %s", display_name(str(path)), reason)
         except OSError as error:
             result.skipped["unreadable"] += 1
-            logger.warning("skipped %s: cannot read (%s)", path, error.strerror or error)
+            logger.warning("skipped %s: cannot read (%s)", display_name(str(path)), error.strerror or error)
 
 
 def _nothing_usable(config: IngestConfig, result: IngestResult) -> EmbedtuneError:

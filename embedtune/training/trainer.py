@@ -2,8 +2,10 @@
 
 Workflow:
 1. Build train/validation datasets; the mined negative becomes a third column when every row has one.
-2. Loss: CachedMultipleNegativesRankingLoss (large in-batch negatives at fixed memory) wrapped in
-   MatryoshkaLoss so truncated embeddings stay useful.
+2. Losses (`training.loss`), each wrapped in MatryoshkaLoss so truncated embeddings stay useful:
+   `mnrl` = CachedMultipleNegativesRankingLoss (large in-batch negatives at fixed memory) on one row per
+   query; `margin_mse` = MarginMSELoss on the teacher's margins (rows from `embedtune.teacher.labels`);
+   `mnrl+margin_mse` = both, their datasets taking turns.
 3. Validation: query -> chunk retrieval NDCG@10 decides the best checkpoint (never the test split).
 4. Train with a fixed seed; fp16/bf16 only on a GPU that supports it.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -54,6 +57,51 @@ def training_columns(pairs: Sequence[dict[str, Any]], use_negatives: bool, seed:
     return columns
 
 
+def distillation_columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """anchor/positive/negative/label columns of the teacher-labelled rows (`embedtune.teacher.labels`)."""
+    rows = [row for row in rows if row.get("negative") and row.get("label") is not None]
+    return {"anchor": [r["query"] for r in rows], "positive": [r["positive"] for r in rows],
+            "negative": [r["negative"] for r in rows], "label": [float(r["label"]) for r in rows]}
+
+
+def one_row_per_query(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first row of each pair id: teacher labelling gives a pair several rows (one per negative)."""
+    seen: set[Any] = set()
+    out = []
+    for row in rows:
+        key = row.get("id", id(row))
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
+def build_datasets_and_losses(model: SentenceTransformer, train: Sequence[dict[str, Any]], model_config: ModelConfig,
+                              config: TrainingConfig, batch_size: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Named datasets and their losses (each wrapped in MatryoshkaLoss) for `config.loss`.
+
+    mnrl: CachedMultipleNegativesRankingLoss on one row per query (GradCache: large in-batch negatives at
+    fixed memory). margin_mse: MarginMSELoss on every teacher-labelled row. Both: the two datasets take
+    turns batch by batch (sentence-transformers' multi-dataset training)."""
+    from datasets import Dataset
+    from sentence_transformers.losses import CachedMultipleNegativesRankingLoss, MarginMSELoss, MatryoshkaLoss
+
+    datasets: dict[str, Any] = {}
+    losses: dict[str, Any] = {}
+    if "mnrl" in config.loss:
+        datasets["mnrl"] = Dataset.from_dict(training_columns(one_row_per_query(train), config.use_negatives, config.seed))
+        inner = CachedMultipleNegativesRankingLoss(model, mini_batch_size=min(config.mini_batch_size, batch_size))
+        losses["mnrl"] = MatryoshkaLoss(model, inner, matryoshka_dims=model_config.matryoshka_dims)
+    if "margin_mse" in config.loss:
+        columns = distillation_columns(train)
+        if len(columns["label"]) < 2:
+            raise EmbedtuneError(f"training.loss {config.loss} needs teacher-labelled rows; found "
+                                 f"{len(columns['label'])} (is teacher.kind set, and did it keep any negative?)")
+        datasets["margin_mse"] = Dataset.from_dict(columns)
+        losses["margin_mse"] = MatryoshkaLoss(model, MarginMSELoss(model), matryoshka_dims=model_config.matryoshka_dims)
+    return datasets, losses
+
+
 def validation_evaluator(
     validation: Sequence[dict[str, Any]],
     chunks: Sequence[dict[str, Any]],
@@ -93,14 +141,14 @@ def latest_checkpoint(directory: str | Path) -> str | None:
     return newest_complete(directory)
 
 
-def _checkpoint_run_dir(config: TrainingConfig, model_config: ModelConfig, train_dataset: Any,
+def _checkpoint_run_dir(config: TrainingConfig, model_config: ModelConfig, datasets: dict[str, Any],
                         validation: Sequence[dict[str, Any]]) -> Path:
     """Checkpoints of exactly this training (settings, base model, data): a changed run never resumes
     another's optimizer state."""
     from embedtune.training.checkpoints import run_directory
 
     settings = config.model_dump(exclude={"checkpoint_dir"})
-    data = train_dataset.to_dict()
+    data = {name: dataset.to_dict() for name, dataset in datasets.items()}
     return run_directory(config.checkpoint_dir, settings, model_config.model_dump(), data,
                          sorted(str(p.get("id")) for p in validation))
 
@@ -115,10 +163,9 @@ def train_embedder(
     callbacks: Sequence[Any] = (),
 ) -> TrainingResult:
     """`callbacks`: extra transformers TrainerCallbacks (e.g. embedtune.tracking.mlflow's metrics callback)."""
-    from datasets import Dataset
+    from datasets import DatasetDict
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.losses import CachedMultipleNegativesRankingLoss, MatryoshkaLoss
-    from sentence_transformers.training_args import BatchSamplers
+    from sentence_transformers.training_args import BatchSamplers, MultiDatasetBatchSamplers
     from transformers import set_seed
 
     query_prompt, document_prompt = model_prompts(model)  # decided by the model's ModelSpec at load time
@@ -134,20 +181,21 @@ def train_embedder(
     device = str(model.device)
     precision = precision_flags(config.precision, device, config.tf32)  # bf16 on Ampere+, fp16 older GPUs, else fp32
     enable_tf32(precision["tf32"], device)
-    train_dataset = Dataset.from_dict(training_columns(train, config.use_negatives, config.seed))
-    batch_size = min(config.batch_size, len(train_dataset))
+    batch_size = min(config.batch_size, len(one_row_per_query(train)))
     evaluator = validation_evaluator(validation, chunks, config, query_prompt, document_prompt)
 
-    # 2. Loss: GradCache-style MNRL; mini_batch_size bounds memory without shrinking the negatives pool.
-    inner = CachedMultipleNegativesRankingLoss(model, mini_batch_size=min(config.mini_batch_size, batch_size))
-    loss = MatryoshkaLoss(model, inner, matryoshka_dims=model_config.matryoshka_dims)
+    # 2. Losses (config.loss), each in MatryoshkaLoss; one dataset per loss.
+    datasets, losses = build_datasets_and_losses(model, train, model_config, config, batch_size)
+    train_dataset: Any = DatasetDict(datasets) if len(datasets) > 1 else next(iter(datasets.values()))
+    loss: Any = losses if len(losses) > 1 else next(iter(losses.values()))
+    rows = sum(len(dataset) for dataset in datasets.values())
 
-    steps_per_epoch = max(1, math.ceil(len(train_dataset) / batch_size))
+    steps_per_epoch = max(1, math.ceil(rows / batch_size))
     eval_steps = max(1, steps_per_epoch // config.evals_per_epoch)
-    output_dir = str(_checkpoint_run_dir(config, model_config, train_dataset, validation)) if config.checkpoint_dir \
+    output_dir = str(_checkpoint_run_dir(config, model_config, datasets, validation)) if config.checkpoint_dir \
         else tempfile.mkdtemp(prefix="embedtune-train-")
     prompts = {"anchor": query_prompt, "positive": document_prompt}
-    if "negative" in train_dataset.column_names:
+    if any("negative" in dataset.column_names for dataset in datasets.values()):
         prompts["negative"] = document_prompt
     args = SentenceTransformerTrainingArguments(
         output_dir=output_dir,
@@ -157,6 +205,7 @@ def train_embedder(
         warmup_steps=config.warmup_ratio,  # a float is a ratio; avoids early large updates wrecking the base
         weight_decay=config.weight_decay,
         batch_sampler=BatchSamplers.NO_DUPLICATES,  # a duplicate text in a batch is a false negative
+        multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL,  # mnrl+margin_mse: by size
         seed=config.seed,
         data_seed=config.seed,
         eval_strategy="steps" if evaluator else "no",
@@ -184,14 +233,20 @@ def train_embedder(
         logger.info("resuming training from %s (training.checkpoint_dir)", resume)
     reset_peak_memory(device)
     started = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=resume)
+    try:
+        output = trainer.train(resume_from_checkpoint=resume)
+    finally:
+        if not config.checkpoint_dir:  # the best checkpoint is in memory now; nothing is left behind in /tmp
+            shutil.rmtree(output_dir, ignore_errors=True)
     seconds = time.perf_counter() - started
     metrics = {
-        "train_pairs": len(train_dataset),
+        "train_pairs": len(one_row_per_query(train)),
+        "train_rows": {name: len(dataset) for name, dataset in datasets.items()},
+        "loss": config.loss,
         "validation_pairs": len(validation),
-        "uses_negatives": "negative" in train_dataset.column_names,
+        "uses_negatives": any("negative" in dataset.column_names for dataset in datasets.values()),
         "train_seconds": round(seconds, 2),
-        "train_pairs_per_second": round(len(train_dataset) * config.epochs / seconds, 3),
+        "train_pairs_per_second": round(rows * config.epochs / seconds, 3),
         "train_loss": float(output.training_loss),
         "global_steps": int(output.global_step),
         "device": device,
@@ -204,5 +259,5 @@ def train_embedder(
     if evaluator is not None and trainer.state.best_metric is not None:
         metrics["best_validation_ndcg@10"] = float(trainer.state.best_metric)
         metrics["best_checkpoint"] = Path(trainer.state.best_model_checkpoint or "").name
-    logger.info("trained on %d pairs in %.1fs (%s)", len(train_dataset), seconds, metrics)
+    logger.info("trained on %d rows in %.1fs (%s)", rows, seconds, metrics)
     return TrainingResult(model=model, metrics=metrics)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -69,3 +70,23 @@ def test_a_generate_pairs_set_is_joined_with_the_corpus_and_names_its_few_shot_c
     pairs, few_shot = grid.read_pair_set(tmp_path / "set.jsonl.gz", {"d1": "Title d1. The abstract."})
     assert [(p["query"], p["positive"]) for p in pairs] == [("a claim", "Title d1. The abstract.")]
     assert few_shot == ["q0", "q2"]
+
+
+def test_teacher_keys_and_the_loss_parse_and_model_folders_are_safe_names():
+    overrides, validation = grid.parse_variant("teacher=hybrid,negs=2,fnm=0.5,loss=mnrl+margin_mse,validation=0.2")
+    assert overrides == {"teacher.kind": "hybrid", "teacher.negatives_per_query": 2,
+                         "teacher.false_negative_margin": 0.5, "loss": "mnrl+margin_mse"}
+    assert validation == 0.2
+    assert grid.model_folder_name("llm v2", "teacher=hybrid,loss=mnrl+margin_mse") == \
+        "llm-v2__teacher-hybrid_loss-mnrl-margin_mse"
+    assert grid.model_folder_name("x", "") == "x__default"
+
+
+def test_plot_draws_gain_against_pairs_from_grid_results(tmp_path):
+    gain = {"gain": 0.01, "ci_low": -0.01, "ci_high": 0.03}
+    rows = [{"variant": v, "training": {"train_pairs": n}, "scores": {"report": {"gain": gain}}}
+            for v in ("", "teacher=hybrid") for n in (100, 200)]
+    result = tmp_path / "grid.json"
+    result.write_text(json.dumps({"rows": rows, "references": {"BM25": {"report": {"gain": gain}}}}))
+    grid.plot([result], tmp_path / "scaling.png")
+    assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -56,7 +56,9 @@ def test_a_failed_save_leaves_the_previous_model_untouched(tmp_path):
 
 def test_a_successful_save_replaces_the_model_in_one_rename_and_cleans_leftovers(tmp_path):
     target = tmp_path / "tuned-model"
-    (tmp_path / ".tuned-model.partial-99999").mkdir()  # left by a process killed mid-save
+    stale = tmp_path / ".tuned-model.partial-99999"  # left by a process killed mid-save (marker written first)
+    stale.mkdir()
+    (stale / ".embedtune-export").write_text("{}")
     with atomic_directory(target) as folder:
         (folder / "model.safetensors").write_text("v1")
         assert not target.exists()  # nothing is visible under the final name while writing
@@ -64,3 +66,14 @@ def test_a_successful_save_replaces_the_model_in_one_rename_and_cleans_leftovers
         (folder / "model.safetensors").write_text("v2")
     assert (target / "model.safetensors").read_text() == "v2"
     assert [p.name for p in tmp_path.iterdir()] == ["tuned-model"]
+
+
+def test_a_save_never_replaces_a_folder_of_other_files(tmp_path):
+    from embedtune import EmbedtuneError
+
+    target = tmp_path / "notes"
+    target.mkdir()
+    (target / "mine.txt").write_text("keep")
+    with pytest.raises(EmbedtuneError, match="not a previous model export"), atomic_directory(target):
+        pass
+    assert (target / "mine.txt").read_text() == "keep"

@@ -58,3 +58,18 @@ def test_chunk_ids_are_stable_and_depend_on_source_position_and_text(tokenizer):
     assert len({c["chunk_id"] for c in first}) == len(first)
     assert chunk_id("a.md", 0, "x") != chunk_id("b.md", 0, "x") != chunk_id("a.md", 1, "x")
     assert [c["position"] for c in first] == list(range(len(first)))
+
+
+def test_chunks_longer_than_the_model_reads_are_cut_to_fit_with_a_warning(caplog):
+    import logging
+
+    from embedtune.config import ChunkingConfig
+    from embedtune.data.chunking import fit_to_model
+
+    fitting = ChunkingConfig(chunk_tokens=200, overlap_tokens=32)
+    assert fit_to_model(fitting, 256, "all-MiniLM-L6-v2") is fitting and fit_to_model(fitting, None, "m") is fitting
+    with caplog.at_level(logging.WARNING, logger="embedtune"):
+        cut = fit_to_model(ChunkingConfig(chunk_tokens=5000, overlap_tokens=400, min_tokens=16), 256, "all-MiniLM-L6-v2")
+    assert (cut.chunk_tokens, cut.overlap_tokens, cut.min_tokens) == (254, 63, 16)
+    assert "chunking.chunk_tokens=5000 is longer than all-MiniLM-L6-v2 reads (256 tokens)" in caplog.text
+    assert "to 254 or less" in caplog.text

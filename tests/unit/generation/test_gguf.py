@@ -59,3 +59,14 @@ def test_gguf_wrong_checksum_raises_and_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(EmbedtuneError, match="checksum"):
         gguf.packaged_model_path(wrong, cache_dir=tmp_path / "cache")
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_every_configurable_packaged_model_has_its_parts_named():
+    from typing import get_args
+
+    from embedtune.config import LlamaCppOptions
+
+    choices = set(get_args(LlamaCppOptions.model_fields["model"].annotation))
+    assert choices == set(gguf.PACKAGED_MODELS)
+    assert gguf.PACKAGED_MODELS[LlamaCppOptions().model] is gguf.DEFAULT_MODEL
+    assert len({m.package_prefix for m in gguf.PACKAGED_MODELS.values()}) == len(gguf.PACKAGED_MODELS)

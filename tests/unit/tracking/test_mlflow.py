@@ -27,6 +27,20 @@ def test_evaluation_metrics_cover_every_model_dimension_and_the_gain_ci():
     }
 
 
+def test_evaluation_metrics_log_the_gold_queries_beside_the_synthetic_ones():
+    part = {
+        "n_queries": 42,
+        "models": {"base": {"64": {"ndcg@10": 0.6}}, "tuned": {"64": {"ndcg@10": 0.55}}},
+        "gains": {"tuned": {"64": {"ndcg@10": {"gain": -0.05, "ci_low": -0.1, "ci_high": 0.0}}}},
+    }
+    report = {**part, "n_queries": 100, "gold": part, "decided_on": "gold"}
+    metrics = tracking.evaluation_metrics(report)
+    assert metrics["test_base_ndcg_at_10_dim64"] == 0.6 and metrics["gold_base_ndcg_at_10_dim64"] == 0.6
+    assert metrics["gold_tuned_ndcg_at_10_gain_dim64"] == -0.05 and metrics["gold_tuned_ndcg_at_10_ci_low_dim64"] == -0.1
+    assert metrics["gold_queries"] == 42 and metrics["decided_on_gold"] == 1.0
+    assert tracking.evaluation_metrics({**report, "decided_on": "synthetic"})["decided_on_gold"] == 0.0
+
+
 def test_flatten_nests_with_dots():
     assert tracking.flatten({"training": {"epochs": 1, "lr": {"x": 2}}, "a": "b"}) == {
         "training.epochs": 1, "training.lr.x": 2, "a": "b"

@@ -107,3 +107,60 @@ def test_matryoshka_dims_larger_than_the_model_are_rejected(tiny_model_dir):
             SentenceTransformer(tiny_model_dir), make_pairs(8), [], [],
             ModelConfig(base_model=tiny_model_dir, matryoshka_dims=[384, 64]), TrainingConfig(),
         )
+
+
+def teacher_rows(pairs):
+    """Two labelled rows per pair (as embedtune.teacher.labels makes them), one pair left without a negative."""
+    rows = []
+    for i, pair in enumerate(pairs):
+        if i == 0:
+            rows.append({**pair, "negative": None, "negative_id": None, "label": None})
+            continue
+        for k in range(2):
+            rows.append({**pair, "negative": f"{pair['negative']} ({k})", "negative_id": f"n{i}-{k}",
+                         "label": 0.1 * (k + 1)})
+    return rows
+
+
+def test_distillation_columns_and_one_row_per_query():
+    from embedtune.training.trainer import distillation_columns, one_row_per_query
+
+    rows = teacher_rows(make_pairs(4))
+    columns = distillation_columns(rows)
+    assert list(columns) == ["anchor", "positive", "negative", "label"] and len(columns["label"]) == 6
+    assert columns["label"][:2] == [0.1, 0.2]
+    firsts = one_row_per_query(rows)
+    assert [row["id"] for row in firsts] == ["d0", "d1", "d2", "d3"]
+
+
+@pytest.mark.parametrize("loss", ["margin_mse", "mnrl+margin_mse"])
+def test_the_tiny_model_trains_on_teacher_margins(tiny_model_dir, loss):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(tiny_model_dir)
+    before = model.encode(["what about neutron stars"])
+    train = teacher_rows(make_pairs(32))
+    result = train_embedder(
+        model, train, make_pairs(8, doc_prefix="v"), chunks_for(make_pairs(32) + make_pairs(8, doc_prefix="v")),
+        ModelConfig(base_model=tiny_model_dir, matryoshka_dims=[64, 32]),
+        TrainingConfig(epochs=1, batch_size=8, mini_batch_size=4, learning_rate=1e-3, loss=loss),
+    )
+    assert not np.allclose(before, result.model.encode(["what about neutron stars"]))
+    expected = {"margin_mse": 62} if loss == "margin_mse" else {"mnrl": 32, "margin_mse": 62}
+    assert result.metrics["train_rows"] == expected and result.metrics["train_pairs"] == 32
+    assert np.isfinite(result.metrics["train_loss"])
+
+
+def test_margin_mse_without_labels_is_refused(tiny_model_dir):
+    from sentence_transformers import SentenceTransformer
+
+    with pytest.raises(EmbedtuneError, match="needs teacher-labelled rows"):
+        train_embedder(SentenceTransformer(tiny_model_dir), make_pairs(8), [], [],
+                       ModelConfig(base_model=tiny_model_dir, matryoshka_dims=[64, 32]),
+                       TrainingConfig(loss="margin_mse"))
+
+
+def test_a_distillation_loss_needs_a_teacher_in_the_config():
+    with pytest.raises(EmbedtuneError, match="needs teacher.kind"):
+        parse_parameters({"training": {"loss": "mnrl+margin_mse"}})
+    assert parse_parameters({"training": {"loss": "margin_mse"}, "teacher": {"kind": "hybrid"}}).teacher.kind == "hybrid"

@@ -1,0 +1,160 @@
+"""Teacher-labelled training rows: false negatives dropped, soft margins for distillation.
+
+`label_pairs(train, validation, chunks, model, config)` returns the training pairs with, per pair,
+`negatives_per_query` teacher-checked hard negatives and their margins, plus a report.
+
+Workflow:
+1. Dense candidates: the base model's top `candidates` chunks per training query (never the positive or
+   a chunk overlapping it), as GPL mines them.
+2. The teacher (`build_teacher`): hybrid BM25 + base embedder with its weight chosen on the *synthetic*
+   validation queries (their positives are known), or a CrossEncoder. The report gives the teacher's and
+   the dense model's NDCG@10 on those queries.
+3. The teacher scores the positive and every candidate. A candidate it scores within
+   `false_negative_margin` of the positive (or above) is probably an unlabelled positive: dropped.
+4. The first `negatives_per_query` survivors (dense order: hardest first) become rows
+   (query, positive, negative) with `label` = the teacher's margin score(q, pos) - score(q, neg),
+   rescaled to the student's units (`label_scale`, or matched to the spread of the base model's own
+   cosine margins on the same rows), the target of `MarginMSELoss`.
+   A pair with no surviving candidate keeps one row without a negative (`label` None).
+
+    >>> rows, report = label_pairs(train, validation, chunks, model, TeacherConfig(kind="hybrid"))
+    >>> report["teacher"], report["fusion_weight"], report["false_negatives_dropped"]
+    ('hybrid(bm25 weight 0.40)', 0.4, 12)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from embedtune import EmbedtuneError, logger
+from embedtune.config import TeacherConfig
+from embedtune.models.encoding import encode, model_prompts, top_k
+from embedtune.teacher.fusion import DEFAULT_WEIGHTS, choose_weight
+from embedtune.teacher.lexical import LexicalIndex
+from embedtune.teacher.scoring import CrossEncoderTeacher, HybridTeacher, Teacher
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+def _overlaps(candidate: dict[str, Any], positive: dict[str, Any]) -> bool:
+    return candidate["doc_id"] == positive["doc_id"] and \
+        abs(candidate.get("position", -9) - positive.get("position", 9)) <= 1
+
+
+def dense_candidates(query_vectors: np.ndarray, corpus_vectors: np.ndarray, positives: Sequence[int],
+                     chunks: Sequence[dict[str, Any]], depth: int) -> list[list[int]]:
+    """Per query: the top `depth` corpus indices by cosine, without the positive or chunks overlapping it."""
+    ranked, _ = top_k(query_vectors, corpus_vectors, min(depth + 3, len(chunks)))
+    out = []
+    for row, positive in zip(ranked, positives):
+        chosen = [int(i) for i in row if int(i) != positive and not _overlaps(chunks[int(i)], chunks[positive])]
+        out.append(chosen[:depth])
+    return out
+
+
+def build_teacher(model: SentenceTransformer, chunks: Sequence[dict[str, Any]], corpus_vectors: np.ndarray,
+                  validation: Sequence[dict[str, Any]], config: TeacherConfig) -> tuple[Teacher, dict[str, Any]]:
+    """The configured teacher and what was measured choosing it (NDCG@10 on the validation queries)."""
+    texts = [chunk["text"] for chunk in chunks]
+    query_prompt, _ = model_prompts(model)
+    index_of = {chunk["chunk_id"]: i for i, chunk in enumerate(chunks)}
+    held_out = [p for p in validation if p.get("positive_id") in index_of]
+    relevant = [{index_of[p["positive_id"]]} for p in held_out]
+    report: dict[str, Any] = {"validation_queries": len(held_out)}
+    if config.kind == "cross_encoder":
+        teacher: Teacher = CrossEncoderTeacher(str(config.cross_encoder), texts, device=str(model.device))
+        report["teacher"] = teacher.name
+        return teacher, report
+
+    def encode_queries(queries: Sequence[str]) -> np.ndarray:
+        return encode(model, queries, query_prompt)
+
+    lexical = LexicalIndex(texts, config.language)
+    weight = config.fusion_weight
+    if weight is None:
+        if not held_out:
+            raise EmbedtuneError("teacher.fusion_weight is unset and there are no validation pairs to choose it "
+                                 "on; set split.validation_fraction > 0 or teacher.fusion_weight")
+        probe = HybridTeacher(texts, corpus_vectors, encode_queries, lexical, 0.0)
+        dense, bm25 = probe.component_scores([p["query"] for p in held_out])
+        weight, table = choose_weight(dense, bm25, relevant, DEFAULT_WEIGHTS)
+        report.update(fusion_table={f"{w:.1f}": round(v, 4) for w, v in table.items()},
+                      dense_ndcg_at_10=round(table[0.0], 4), bm25_ndcg_at_10=round(table[1.0], 4),
+                      teacher_ndcg_at_10=round(table[weight], 4))
+    teacher = HybridTeacher(texts, corpus_vectors, encode_queries, lexical, weight)
+    report.update(teacher=teacher.name, fusion_weight=weight)
+    return teacher, report
+
+
+def label_pairs(
+    train: Sequence[dict[str, Any]],
+    validation: Sequence[dict[str, Any]],
+    chunks: Sequence[dict[str, Any]],
+    model: SentenceTransformer,
+    config: TeacherConfig,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Training rows with teacher-checked negatives and `label` margins; see the module docstring."""
+    if not train:
+        return [], {"teacher": config.kind, "rows": 0}
+    index_of = {chunk["chunk_id"]: i for i, chunk in enumerate(chunks)}
+    missing = [p["positive_id"] for p in train if p["positive_id"] not in index_of]
+    if missing:
+        raise EmbedtuneError(f"{len(missing)} training pair(s) point at chunks not in the corpus (e.g. {missing[0]})")
+    query_prompt, document_prompt = model_prompts(model)
+    # 1. Dense candidates from the base model (the corpus is encoded once: the embedding cache).
+    corpus_vectors = encode(model, [chunk["text"] for chunk in chunks], document_prompt)
+    queries = [p["query"] for p in train]
+    query_vectors = encode(model, queries, query_prompt)
+    positives = [index_of[p["positive_id"]] for p in train]
+    candidates = dense_candidates(query_vectors, corpus_vectors, positives, chunks, config.candidates)
+    # 2. The teacher.
+    teacher, report = build_teacher(model, chunks, corpus_vectors, validation, config)
+    # 3. Teacher scores: the positive first, then the candidates.
+    scored = teacher.score(queries, [[positive, *chosen] for positive, chosen in zip(positives, candidates)])
+    outcome: Counter = Counter()
+    rows: list[dict[str, Any]] = []
+    for pair, positive, chosen, scores, vector in zip(train, positives, candidates, scored, query_vectors):
+        threshold = scores[0] - config.false_negative_margin
+        kept = [(index, float(score)) for index, score in zip(chosen, scores[1:]) if score < threshold]
+        outcome["false_negatives_dropped"] += len(chosen) - len(kept)
+        kept = kept[: config.negatives_per_query]
+        if not kept:
+            outcome["pairs_without_negative"] += 1
+            rows.append({**pair, "negative": None, "negative_id": None, "label": None})
+            continue
+        for index, score in kept:
+            rows.append({
+                **pair, "negative": chunks[index]["text"], "negative_id": chunks[index]["chunk_id"],
+                "teacher_margin": float(scores[0]) - score,
+                "base_margin": float(vector @ corpus_vectors[positive] - vector @ corpus_vectors[index]),
+            })
+    # 4. Teacher margins in the student's units.
+    labelled = [row for row in rows if "teacher_margin" in row]
+    scale = config.label_scale or _matched_scale(labelled)
+    for row in labelled:
+        row["label"] = row["teacher_margin"] * scale
+    report.update(
+        rows=len(rows), labelled_rows=len(labelled), pairs=len(train), label_scale=round(scale, 6),
+        false_negatives_dropped=outcome["false_negatives_dropped"],
+        pairs_without_negative=outcome["pairs_without_negative"],
+        teacher_agrees_with_base=round(float(np.mean([(r["teacher_margin"] > 0) == (r["base_margin"] > 0)
+                                                      for r in labelled])), 4) if labelled else None,
+    )
+    logger.info("teacher %s: %d rows for %d pairs, %d false negatives dropped",
+                report["teacher"], len(rows), len(train), outcome["false_negatives_dropped"])
+    return rows, report
+
+
+def _matched_scale(rows: Sequence[dict[str, Any]]) -> float:
+    """Teacher margins rescaled to the spread of the base model's cosine margins on the same rows."""
+    if len(rows) < 2:
+        return 1.0
+    teacher = np.std([row["teacher_margin"] for row in rows])
+    base = np.std([row["base_margin"] for row in rows])
+    return float(base / teacher) if teacher > 0 and base > 0 else 1.0
+

@@ -1,0 +1,98 @@
+"""Teacher labels: candidates skip the positive, false negatives are dropped, margins are scaled, and the
+fusion weight is chosen on the validation pairs only."""
+
+import numpy as np
+import pytest
+
+from embedtune import EmbedtuneError
+from embedtune.config import TeacherConfig
+from embedtune.teacher import labels
+from embedtune.teacher.labels import dense_candidates, label_pairs
+
+TOPICS = ["aspirin fever", "wing lift", "tomato plants", "index funds", "neutron stars", "sourdough bread"]
+
+
+def corpus():
+    chunks = []
+    for d, topic in enumerate(TOPICS):
+        for position in range(3):
+            chunks.append({"chunk_id": f"c{d}-{position}", "doc_id": f"d{d}", "position": position,
+                           "text": f"{topic} notes part {position}: {topic} facts number {position * 7 + d}"})
+    return chunks
+
+
+def pairs(chunks, prefix):
+    return [{"id": f"{prefix}{i}", "query": f"facts about {chunk['text'].split(' notes')[0]} {i}",
+             "positive": chunk["text"], "positive_id": chunk["chunk_id"], "doc_id": chunk["doc_id"]}
+            for i, chunk in enumerate(chunks)]
+
+
+def test_dense_candidates_skip_the_positive_and_its_neighbours():
+    chunks = corpus()
+    vectors = np.eye(len(chunks), dtype=np.float32)
+    queries = vectors[[1]] + 0.1
+    chosen = dense_candidates(queries / np.linalg.norm(queries), vectors, [1], chunks, depth=20)[0]
+    assert 1 not in chosen and 0 not in chosen and 2 not in chosen  # same document, adjacent positions
+    assert len(chosen) == len(chunks) - 3
+
+
+@pytest.fixture(scope="module")
+def labelled(tiny_model_dir):
+    from embedtune.models.loading import load_embedder
+
+    chunks = corpus()
+    model = load_embedder(tiny_model_dir)
+    train, validation = pairs(chunks[::2], "t"), pairs(chunks[1::2], "v")
+    config = TeacherConfig(kind="hybrid", candidates=6, negatives_per_query=2)
+    rows, report = label_pairs(train, validation, chunks, model, config)
+    return train, rows, report, model, chunks
+
+
+def test_rows_carry_negatives_labels_and_the_report_says_what_was_chosen(labelled):
+    train, rows, report, _, _ = labelled
+    assert {row["id"] for row in rows} == {p["id"] for p in train}
+    assert all(sum(row["id"] == p["id"] for row in rows) <= 2 for p in train)
+    for row in rows:
+        if row["label"] is not None:
+            assert row["negative_id"] != row["positive_id"] and row["teacher_margin"] > 0  # margin 0 drops ties
+            assert row["label"] == pytest.approx(row["teacher_margin"] * report["label_scale"], rel=1e-4)
+    assert report["validation_queries"] == 9 and 0 <= report["fusion_weight"] <= 1
+    assert report["teacher_ndcg_at_10"] == max(report["fusion_table"].values())
+    assert report["fusion_table"][f"{report['fusion_weight']:.1f}"] == report["teacher_ndcg_at_10"]
+
+
+def test_labels_match_the_spread_of_the_base_margins(labelled):
+    _, rows, _, _, _ = labelled
+    done = [row for row in rows if row["label"] is not None]
+    assert np.std([r["label"] for r in done]) == pytest.approx(np.std([r["base_margin"] for r in done]), rel=1e-4)
+
+
+def test_a_higher_false_negative_margin_drops_more_candidates(labelled, monkeypatch):
+    train, _, report, model, chunks = labelled
+    strict = TeacherConfig(kind="hybrid", candidates=6, negatives_per_query=2, fusion_weight=report["fusion_weight"],
+                           false_negative_margin=1.0, label_scale=2.0)
+    rows, strict_report = label_pairs(train, [], chunks, model, strict)
+    assert strict_report["false_negatives_dropped"] > report["false_negatives_dropped"]
+    assert strict_report["label_scale"] == 2.0 and "fusion_table" not in strict_report  # weight given, not chosen
+    assert all(row["label"] is None or row["teacher_margin"] >= 1.0 for row in rows)
+
+
+def test_the_weight_is_chosen_on_validation_only(labelled, monkeypatch):
+    train, _, _, model, chunks = labelled
+    seen = {}
+
+    def spy(dense, lexical, relevant, weights):
+        seen["queries"] = dense.shape[0]
+        return 0.5, {w: 0.0 for w in weights}
+
+    monkeypatch.setattr(labels, "choose_weight", spy)
+    label_pairs(train, pairs(chunks[:4], "v"), chunks, model, TeacherConfig(kind="hybrid"))
+    assert seen["queries"] == 4
+    with pytest.raises(EmbedtuneError, match="no validation pairs"):
+        label_pairs(train, [], chunks, model, TeacherConfig(kind="hybrid"))
+
+
+def test_pairs_outside_the_corpus_are_refused(labelled):
+    train, _, _, model, chunks = labelled
+    with pytest.raises(EmbedtuneError, match="not in the corpus"):
+        label_pairs([{**train[0], "positive_id": "nope"}], [], chunks, model, TeacherConfig(kind="hybrid"))
