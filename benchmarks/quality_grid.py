@@ -286,7 +286,8 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     started = time.perf_counter()
     device = select_device(args.device)
     # 1. Data.
-    claims, corpus, qrels = load_beir(args.scifact, split="train")
+    split = args.split or ("dev" if (Path(args.scifact) / "qrels" / "dev.tsv").is_file() else "train")
+    claims, corpus, qrels = load_beir(args.scifact, split=split)
     chunks = scifact_chunks(Path(args.scifact) / "corpus.jsonl")
     base = load_embedder(BASE_MODEL, 256, device)
     pair_sets: dict[str, list[dict[str, Any]]] = {}
@@ -329,6 +330,15 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
         "pair_sets": {name: len(rows) for name, rows in pair_sets.items()}, "rows": [], "references": references,
     }
     # 2-3. Train and score every combination.
+    for spec in args.models:  # models trained elsewhere (e.g. on another corpus): scored only
+        name, folder = spec.split("=", 1)
+        model = load_embedder(folder, 256, device)
+        scores = summarise(base_metrics, per_claim_metrics(model, claims, corpus, qrels, args.batch_size), args.seed,
+                           excluded)
+        del model
+        result["rows"].append({"pairs": name, "variant": "scored only", "scores": scores,
+                               "training": {"train_pairs": "-", "train_seconds": "-", "loaded_from": folder}})
+        save(result, output)
     for name, pairs in pair_sets.items():
         for variant in args.variant or [""]:
             model, training = train_variant(pairs, passages.get(name, chunks), variant, device, args.seed)
@@ -365,7 +375,7 @@ def plot(results: list[Path], out: Path) -> None:
     references: dict[str, dict[str, float]] = {}
     for path in results:
         result = json.loads(path.read_text())
-        for row in result["rows"]:
+        for row in (row for row in result["rows"] if isinstance(row["training"]["train_pairs"], int)):
             lines.setdefault(row["variant"] or "default", []).append(
                 (row["training"]["train_pairs"], row["scores"]["report"]["gain"]))
         for name, ref in result.get("references", {}).items():
@@ -403,7 +413,11 @@ def main() -> None:
                       "is a random sample of the corpus).")
     grid.add_argument("--extractive", action="append", default=[], help="STYLES:DOCUMENTS:QUERIES_PER_CHUNK")
     grid.add_argument("--variant", action="append", default=[], help="e.g. lr=5e-5,epochs=1,negatives=0")
-    grid.add_argument("--scifact", default=str(SCIFACT))
+    grid.add_argument("--scifact", "--benchmark", dest="scifact", default=str(SCIFACT),
+                      help="BEIR folder with human-judged queries (default: scifact-dev; also e.g. cranfield-dev).")
+    grid.add_argument("--split", help="qrels split (default: dev when qrels/dev.tsv exists, else train).")
+    grid.add_argument("--models", action="append", default=[], metavar="NAME=DIR",
+                      help="Also score an already trained model (e.g. one saved by --save-models) with no training.")
     grid.add_argument("--device", default="auto")
     grid.add_argument("--batch-size", type=int, default=128)
     grid.add_argument("--seed", type=int, default=42)
@@ -423,7 +437,7 @@ def main() -> None:
         return
     if not (Path(args.scifact) / "corpus.jsonl").is_file():
         sys.exit(f"quality_grid: {args.scifact} has no corpus.jsonl (the grid reads ../shared/data/scifact-dev)")
-    if not args.pairs and not args.extractive:
+    if not args.pairs and not args.extractive and not args.models:
         sys.exit("quality_grid: give at least one --pairs NAME=file.jsonl or --extractive STYLES:DOCS:PER_CHUNK")
     output = args.output or ROOT / "benchmarks" / "results" / f"quality-grid-{dt.date.today().isoformat()}.json"
     from embedtune.config import ModelConfig
