@@ -164,3 +164,18 @@ def test_a_distillation_loss_needs_a_teacher_in_the_config():
     with pytest.raises(EmbedtuneError, match="needs teacher.kind"):
         parse_parameters({"training": {"loss": "mnrl+margin_mse"}})
     assert parse_parameters({"training": {"loss": "margin_mse"}, "teacher": {"kind": "hybrid"}}).teacher.kind == "hybrid"
+
+
+def test_training_without_a_checkpoint_dir_leaves_nothing_in_the_temp_folder(tiny_model_dir, tmp_path, monkeypatch):
+    import tempfile
+
+    from sentence_transformers import SentenceTransformer
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    train, validation = make_pairs(16), make_pairs(4, doc_prefix="v")
+    train_embedder(SentenceTransformer(tiny_model_dir), train, validation, chunks_for(train + validation),
+                   ModelConfig(base_model=tiny_model_dir, matryoshka_dims=[64, 32]),
+                   TrainingConfig(epochs=1, batch_size=8, mini_batch_size=4))
+    assert not [p.name for p in temp.iterdir() if p.name.startswith("embedtune-train-")]
