@@ -16,6 +16,9 @@ from tests.services.zenml_env import VENV_BIN, free_port, run, run_tiny_pipeline
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 MODEL_NAME = "embedtune-services-mlflow"
+PLANTED = "sk-planted-Secret-9f3b2c"  # in every key variable a user could set; must be stored nowhere
+PLANTED_ENV = {name: PLANTED for name in ("OPENAI_API_KEY", "ARGILLA_API_KEY", "MLFLOW_TRACKING_PASSWORD",
+                                          "HF_TOKEN", "VOYAGE_API_KEY", "COHERE_API_KEY")}
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +55,20 @@ def tracked_run(mlflow_server, tmp_path_factory):
     stack_id = re.search(r"Active stack: embedtune_mlflow \(([0-9a-f-]{36})\)", out).group(1)
     shown = run([sys.executable, str(PROJECT_ROOT / "run.py"), "stack", "show"], env, home, timeout=300)
     # the pipeline runs from the repository root, whose .zen/ names another active stack: pin ours by id
-    result = run_tiny_pipeline(zenml_env(home / "zenml", ZENML_ACTIVE_STACK_ID=stack_id), home / "work", MODEL_NAME)
-    return {"setup": out, "show": shown, "result": result, "seconds": time.monotonic() - started}
+    result = run_tiny_pipeline(zenml_env(home / "zenml", ZENML_ACTIVE_STACK_ID=stack_id, **PLANTED_ENV),
+                               home / "work", MODEL_NAME)
+    return {"setup": out, "show": shown, "result": result, "seconds": time.monotonic() - started, "home": home}
+
+
+def test_no_planted_key_reaches_mlflow_the_zenml_store_or_the_output(tracked_run, mlflow_server, tmp_path_factory):
+    server_folder = next(tmp_path_factory.getbasetemp().glob("mlflow-server*"))
+    scanned = 0
+    for folder in (server_folder, tracked_run["home"]):
+        for path in folder.rglob("*"):
+            if path.is_file():
+                scanned += 1
+                assert PLANTED.encode() not in path.read_bytes(), path
+    assert scanned > 10 and PLANTED not in str(tracked_run["result"])
 
 
 def test_stack_setup_registers_and_activates_the_mlflow_tracker(tracked_run, mlflow_server):
