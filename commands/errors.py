@@ -88,8 +88,21 @@ def user_facing_message(error: BaseException) -> str | None:
                 f"{link}: the run is marked as failed; run the same command again to resume "
                 "(steps that finished are reused from the cache)"
             )
+        if config_error := _config_error(link):
+            return config_error
         if known := _known_library_error(link):
             return known
+    return None
+
+
+def _config_error(error: BaseException) -> str | None:
+    """A config value refused after loading (e.g. `--corpus` assigned to a validated config)."""
+    from pydantic import ValidationError
+
+    from embedtune import config
+
+    if isinstance(error, ValidationError) and isinstance(getattr(config, error.title, None), type):
+        return f"invalid config: {config.describe_error(error)}"
     return None
 
 

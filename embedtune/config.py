@@ -363,7 +363,7 @@ def gold_leak(evaluation: EvaluationConfig, ingest: IngestConfig | None, generat
     return None
 
 
-def _describe(error: ValidationError) -> str:
+def describe_error(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
@@ -376,7 +376,7 @@ def parse_parameters(parameters: dict[str, Any] | None, source: str = "config") 
     try:
         return EmbedtuneConfig.model_validate(parameters or {})
     except ValidationError as error:
-        raise EmbedtuneError(f"invalid {source}: {_describe(error)}") from None
+        raise EmbedtuneError(f"invalid {source}: {describe_error(error)}") from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

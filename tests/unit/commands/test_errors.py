@@ -115,3 +115,25 @@ def test_a_signal_stops_within_seconds_with_one_line(signum, code):
     assert process.returncode == code, err
     errors = [line for line in err.splitlines() if line.strip()]
     assert len(errors) == 1 and errors[0].startswith(f"error: stopped by {signal.Signals(signum).name}"), err
+
+
+def test_a_config_refused_on_assignment_is_one_line_and_other_validation_errors_are_bugs():
+    from pydantic import BaseModel, ValidationError
+
+    from commands.errors import user_facing_message
+    from embedtune.config import EmbedtuneConfig
+
+    config = EmbedtuneConfig()
+    try:
+        config.training = {"loss": "margin_mse"}  # needs a teacher: refused by the top-level validator
+    except ValidationError as error:
+        message = user_facing_message(error)
+    assert message.startswith("invalid config: ") and "needs teacher.kind" in message
+
+    class Internal(BaseModel):
+        x: int
+
+    try:
+        Internal(x="no")
+    except ValidationError as error:
+        assert user_facing_message(error) is None
