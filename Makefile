@@ -19,12 +19,37 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=ON
 LLAMA_SPEC := llama-cpp-python==0.3.36
 EXTRAS ?= dev,local-llm,openai,mlflow
 
-.PHONY: install run test test-fast dashboard clean
+.PHONY: help install run test test-fast dashboard clean
 
 # Services and tools the tests need (Argilla server venv, MLflow, headless Chromium) add their own
 # targets and append them to TEST_SERVICES in mk/*.mk.
 TEST_SERVICES :=
 include $(wildcard mk/*.mk)
+
+# A bare `make` prints the targets and does nothing else (without this, the first target of the first
+# included mk/*.mk file would be the default and a bare `make` would install the Argilla server).
+.DEFAULT_GOAL := help
+
+help:
+	@echo "embedtune: make TARGET. Nothing is installed until a target needs it."
+	@echo ""
+	@echo "  make run            install into .venv if needed, then the whole pipeline on the embedded default"
+	@echo "                      (ARGS='--corpus DIR' etc. adds run.py flags; .venv/bin/embedtune --help lists them)"
+	@echo "  make test           install, then the whole test suite (what CI runs)"
+	@echo "  make test-fast      install, then the tests not marked slow"
+	@echo "  make install        create .venv and install embedtune with the extras $(EXTRAS)"
+	@echo "  make dashboard      the local ZenML server and dashboard (zenml login --local)"
+	@echo "  make stack          a local stack with the MLflow experiment tracker (TRACKING_URI=... for a server)"
+	@echo "  make stack-show     the active stack and its MLflow tracking URI"
+	@echo "  make mlflow-ui      the MLflow UI on the local store, port 5000"
+	@echo "  make models         all-mpnet-base-v2 for \`run.py compare\`"
+	@echo "  make argilla-up     start a local Argilla server for curation (argilla-down stops it)"
+	@echo "  make argilla-down   stop it"
+	@echo "  make argilla-install  the Argilla server's own venv (argilla-redis: redis-server if missing)"
+	@echo "  make argilla-redis  install redis-server with apt-get when run as root (else fakeredis is used)"
+	@echo "  make browser        headless Chromium and its driver for the browser tests (apt-get, as root)"
+	@echo "  make clean          remove outputs/ and .pytest_cache"
+	@echo "  make help           this list (also what a bare make prints)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
