@@ -26,6 +26,9 @@ def evaluate_command(
 
     config, options = support.prepare(config_path, None, needs_corpus=False)
     resolved = support.check_benchmark_inputs(list(models), benchmark, split)
+    from embedtune.models.api import check_api_models, settings_from_config
+
+    check_api_models(resolved, settings_from_config(config.compare))  # no key: one line, before any work
     with support.options_file(options, no_cache) as options_path:
         run = pipelines.evaluate_benchmark_pipeline.with_options(config_path=options_path)(
             config=config, models=resolved, benchmark_dir=str(Path(benchmark).resolve()), split=split

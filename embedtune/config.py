@@ -292,6 +292,12 @@ class CompareConfig(_Section):
     api_batch_size: int = Field(128, gt=0, le=2048)
     api_max_retries: int = Field(6, ge=0, description="Retries with exponential backoff on 408/409/429/5xx.")
     api_timeout_s: float = Field(60.0, gt=0)
+    api_dimensions: int | None = Field(None, gt=0, description="Ask API models for shorter vectors (OpenAI "
+                                       "`dimensions`, Cohere/Voyage `output_dimension`, Gemini `outputDimensionality`).")
+    api_max_cost_usd: float | None = Field(10.0, ge=0, description="Refuse an API model estimated above this "
+                                           "(USD, from characters) before sending anything; None: no limit.")
+    api_prices: dict[str, float] = Field({}, description="USD per 1M tokens by `provider:model`, over the dated "
+                                         "table in embedtune/models/api/pricing.py.")
 
 
 class TrackingConfig(_Section):

@@ -10,7 +10,7 @@ from zenml.types import HTMLString
 from embedtune.config import CompareConfig, EvaluationConfig
 from embedtune.evaluation import leaderboard as compare
 from embedtune.evaluation.benchmark import load_beir, pairs_to_benchmark
-from embedtune.models.api import ApiSettings
+from embedtune.models.api import settings_from_config
 from embedtune.reporting.leaderboard import to_html
 from embedtune.util.frames import to_records
 
@@ -54,10 +54,7 @@ def compare_candidates(
         max_seq_length=config.max_seq_length, rescore_candidates=config.rescore_candidates,
         bootstrap_samples=evaluation_config.bootstrap_samples, seed=evaluation_config.seed,
     )
-    api = ApiSettings(
-        base_url=config.api_base_url, api_key_env=config.api_key_env, batch_size=config.api_batch_size,
-        max_retries=config.api_max_retries, timeout_s=config.api_timeout_s,
-    )
+    api = settings_from_config(config)
     leaderboard = compare.compare_candidates(
         models, compare_benchmark["queries"], compare_benchmark["corpus"], compare_benchmark["qrels"], settings, api
     )

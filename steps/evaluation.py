@@ -8,13 +8,21 @@ from zenml import get_step_context, log_metadata, step
 from zenml.types import HTMLString
 
 from embedtune import EmbedtuneError
-from embedtune.config import EvaluationConfig, GenerationConfig, IngestConfig, ModelConfig, PromotionConfig, gold_leak
+from embedtune.config import (
+    CompareConfig,
+    EvaluationConfig,
+    GenerationConfig,
+    IngestConfig,
+    ModelConfig,
+    PromotionConfig,
+    gold_leak,
+)
 from embedtune.evaluation import gold as gold_sets
 from embedtune.evaluation import promotion
-from embedtune.evaluation.benchmark import evaluate_models, load_beir, pairs_to_benchmark
+from embedtune.evaluation.benchmark import evaluate_models, load_beir, load_models, pairs_to_benchmark
+from embedtune.models.api import settings_from_config
 from embedtune.models.embedding_cache import cache_for, use_cache
-from embedtune.models.loading import load_base_model, load_embedder
-from embedtune.models.spec import resolve_spec
+from embedtune.models.loading import load_base_model
 from embedtune.reporting.evaluation import model_version_metadata, to_html
 from embedtune.tracking import mlflow as tracking
 from embedtune.util.frames import to_records
@@ -115,15 +123,13 @@ def evaluate_benchmark(
     model_config: ModelConfig,
     config: EvaluationConfig,
     inputs_fingerprint: str = "",
+    api_config: CompareConfig | None = None,
 ) -> Annotated[dict[str, Any], "benchmark_report"]:
-    """Any models on a BEIR folder (human relevance labels); gains are vs the first model.
+    """Any models on a BEIR folder (human relevance labels); gains are vs the first model. API models
+    (`provider:model`) run with the `compare:` section's `api_*` settings (`api_config`).
     `inputs_fingerprint` (embedtune.util.fingerprint.paths_fingerprint) is only there for the cache key."""
     benchmark = load_beir(benchmark_dir, split)
-    prompts = (model_config.query_prompt, model_config.document_prompt)  # explicit ones apply to every model
-    loaded = {
-        name: load_embedder(resolve_spec(name, *prompts), model_config.max_seq_length, model_config.device)
-        for name in models
-    }
+    loaded = load_models(models, model_config, settings_from_config(api_config))
     with use_cache(cache_for(model_config)):
         result = evaluate_models(loaded, benchmark, config)
     result.update({"benchmark": benchmark_dir, "split": split})

@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from embedtune import EmbedtuneError, logger
 from embedtune.evaluation.metrics import METRICS, RANK_DEPTH, paired_bootstrap_ci, per_query_metrics
+from embedtune.models.api import is_api_embedder
 from embedtune.models.devices import release_memory
 from embedtune.models.encoding import encode, model_prompts, normalise, top_k
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from embedtune.config import EvaluationConfig
+    from embedtune.config import EvaluationConfig, ModelConfig
+    from embedtune.models.api import ApiEmbedder, ApiSettings
 
 
 @dataclass
@@ -85,7 +87,7 @@ def load_beir(folder: str | Path, split: str = "test") -> Benchmark:
 
 
 def evaluate_models(
-    models: Mapping[str, SentenceTransformer],
+    models: Mapping[str, SentenceTransformer | ApiEmbedder],
     benchmark: Benchmark,
     config: EvaluationConfig | None = None,
     dims: Sequence[int] | None = None,
@@ -93,15 +95,18 @@ def evaluate_models(
     """Evaluation report: mean metrics per model x dimension, gains vs the first model with CIs.
 
     Args:
-        models: name -> loaded model, the baseline first. Each model encodes with the prompts it
-            carries (`model.prompts`, set from its `ModelSpec` by `load_embedder`, or saved with it).
+        models: name -> loaded model, the baseline first (`load_models` makes them). Each model encodes
+            with the prompts it carries (`model.prompts`, set from its `ModelSpec` by `load_embedder`, or
+            saved with it); an API model (`embedtune.models.api`) sends queries and passages with the
+            query/document type its API wants, after its cost estimate (refused above `max_cost_usd`).
         benchmark: the queries, the candidate passages (all of them are ranked) and the judgements.
         config: batch size, bootstrap samples and seed (`EvaluationConfig()` when None).
         dims: Matryoshka truncations to score besides each model's full dimension.
 
     Returns:
         `{"n_queries", "n_corpus", "metrics", "models": {name: {dim: {metric: mean}}},
-        "gains": {name: {dim: {metric: {"gain", "ci_low", "ci_high"}}}}, "encode_seconds"}`.
+        "gains": {name: {dim: {metric: {"gain", "ci_low", "ci_high"}}}}, "encode_seconds"}`, and
+        `"api_usage": {name: {"tokens", "requests", "retries", "cost_usd", ...}}` when an API model ran.
 
     Example:
         >>> report = evaluate_models({"base": base, "tuned": tuned}, load_beir("scifact-dev", "train"))
@@ -124,13 +129,25 @@ def evaluate_models(
         "encode_seconds": {},
     }
     per_query: dict[str, dict[str, dict[str, Any]]] = {}
+    query_texts, corpus_texts = [queries[q] for q in query_ids], [corpus[c] for c in corpus_ids]
+    api_models = {name: model for name, model in models.items() if is_api_embedder(model)}
+    for model in api_models.values():  # every estimate (and refusal) before anything is sent or encoded
+        model.check_budget(query_texts, corpus_texts)
     for name, model in models.items():
         started = time.perf_counter()
         query_prefix, document_prefix = model_prompts(model)
-        full_queries = encode(model, [queries[q] for q in query_ids], query_prefix, batch_size)
-        full_corpus = encode(model, [corpus[c] for c in corpus_ids], document_prefix, batch_size)
+        if name in api_models:  # the query / document type its API wants; not in the embedding cache
+            full_queries = model.encode(query_texts, query_prefix, input_type="query")
+            full_corpus = model.encode(corpus_texts, document_prefix, input_type="document")
+            usage = report.setdefault("api_usage", {})[name] = model.usage()
+            logger.info("%s: %d tokens%s, %d requests, %d retries, $%.4f", name, usage["tokens"],
+                        " (estimated)" if usage["tokens_estimated"] else "", usage["requests"], usage["retries"],
+                        usage["cost_usd"])
+        else:
+            full_queries = encode(model, query_texts, query_prefix, batch_size)
+            full_corpus = encode(model, corpus_texts, document_prefix, batch_size)
+            release_memory(str(getattr(model, "device", "cpu")))  # next model gets the GPU's cache back
         report["encode_seconds"][name] = round(time.perf_counter() - started, 2)
-        release_memory(str(getattr(model, "device", "cpu")))  # next model gets the GPU's cache back
         model_dims = [d for d in (dims or []) if d < full_queries.shape[1]]
         per_query[name] = {}
         report["models"][name] = {}
@@ -152,6 +169,39 @@ def evaluate_models(
             if dim in per_query[names[0]]
         }
     return report
+
+
+def load_models(
+    names: Sequence[str], model_config: ModelConfig | None = None, api_settings: ApiSettings | None = None
+) -> dict[str, Any]:
+    """name -> an encoder for `evaluate_models`: a SentenceTransformer for a local name or folder, the API
+    client for `provider:model` (`openai:text-embedding-3-large`, `cohere:embed-v4.0`, ...).
+
+    An API model whose key is not in the environment is an error naming the variable, never replaced
+    by another model. Explicit prompts of `model_config` apply to every model, API ones included.
+
+    Example:
+        >>> models = load_models(["all-MiniLM-L6-v2", "voyage:voyage-3.5"])  # needs $VOYAGE_API_KEY
+        >>> report = evaluate_models(models, load_beir("scifact", "test"))
+    """
+    from embedtune.config import ModelConfig
+    from embedtune.models.api import api_embedder
+    from embedtune.models.catalog import is_api_spec
+    from embedtune.models.loading import load_embedder
+    from embedtune.models.spec import resolve_spec
+
+    model_config = model_config or ModelConfig()
+    prompts = (model_config.query_prompt, model_config.document_prompt)  # explicit ones apply to every model
+    loaded: dict[str, Any] = {}
+    for name in names:
+        spec = resolve_spec(name, *prompts)
+        if is_api_spec(name):
+            embedder = api_embedder(name, api_settings)
+            embedder.prompts = dict(spec.prompts)
+            loaded[name] = embedder
+        else:
+            loaded[name] = load_embedder(spec, model_config.max_seq_length, model_config.device)
+    return loaded
 
 
 def full_dim(report: Mapping[str, Any], model: str) -> str:

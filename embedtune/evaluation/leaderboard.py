@@ -124,11 +124,15 @@ def local_encoder(model_spec: ModelSpec | str, settings: CompareSettings) -> Enc
 
 
 def api_encoder(embedder: Any) -> Encoder:
+    """Encode with an `embedtune.models.api` client: the cost estimate first (refused above
+    `compare.api_max_cost_usd`), then queries and passages each with the query/document type its API wants."""
+
     def run(queries: Sequence[str], corpus: Sequence[str], query_prompt: str, document_prompt: str) -> Encoded:
+        embedder.check_budget(queries, corpus)
         started = time.perf_counter()
-        query_embeddings = embedder.encode(queries, query_prompt)
+        query_embeddings = embedder.encode(queries, query_prompt, input_type="query")
         middle = time.perf_counter()
-        corpus_embeddings = embedder.encode(corpus, document_prompt)
+        corpus_embeddings = embedder.encode(corpus, document_prompt, input_type="document")
         return Encoded(query_embeddings, corpus_embeddings, middle - started, time.perf_counter() - middle,
                        embedder.entry.max_seq_length, embedder.prompt_tokens, embedder.cost_usd, embedder.requests)
 
@@ -197,7 +201,7 @@ def compare_candidates(
     extra_dims: Sequence[int] = (),
 ) -> dict[str, Any]:
     """The leaderboard: candidates, one row per (candidate, dim, precision), the best by the rule."""
-    from embedtune.models.api import ApiSettings, make_api_embedder
+    from embedtune.models.api import ApiError, ApiSettings, make_api_embedder
 
     if not queries:
         raise EmbedtuneError("no queries to compare on (check the benchmark split or the test artifact)")
@@ -237,6 +241,11 @@ def compare_candidates(
         logger.info("encoding %d queries and %d passages with %s", len(query_texts), len(corpus_texts), name)
         try:
             encoded = encoder(query_texts, corpus_texts, resolved.query_prompt, resolved.document_prompt)
+        except ApiError as error:  # a refused key, an outage, over budget: that candidate is skipped, said why
+            reason = str(error).split(": ", 1)[-1] if str(error).startswith(f"{spec}: ") else str(error)
+            logger.warning("skipping %s: %s", name, reason)
+            leaderboard["skipped"].append({"model": name, "reason": reason})
+            continue
         except EmbedtuneError:
             raise
         except Exception as error:  # an API outage skips that candidate, not the comparison

@@ -5,7 +5,8 @@ into a `ModelSpec` using this catalog first (prompts, dims, license), then what 
 
 Values are from the models' own cards (November 2026); `commercial_use=False` flags licenses that forbid
 commercial use (NV-Embed-v2 is CC-BY-NC-4.0), and `compare` never picks such a model as the best
-unless asked to. API models (`kind="api"`) are reached through an OpenAI-compatible embeddings endpoint.
+unless asked to. API models (`kind="api"`) are reached through `embedtune.models.api` (one client per
+provider); their prices are in `embedtune.models.api.pricing.PRICES` (`usd_per_1m_tokens` here is informative).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ ENTRIES: tuple[CatalogEntry, ...] = (
         commercial_use=False, aliases=("nv-embed-v2",),
         notes="non-commercial license; 7B, trust_remote_code; GPU only in practice",
     ),
-    # API models: OpenAI-compatible /v1/embeddings, used only when their key's env var is set.
+    # API models (embedtune.models.api), used only when their key's env var is set.
     CatalogEntry(
         name="openai:text-embedding-3-small", kind="api", license="proprietary (API terms)", dim=1536,
         max_seq_length=8191, matryoshka_dims=(1024, 512, 256), api_key_env="OPENAI_API_KEY",
@@ -110,20 +111,20 @@ ENTRIES: tuple[CatalogEntry, ...] = (
     CatalogEntry(
         name="gemini:gemini-embedding-001", kind="api", license="proprietary (API terms)", dim=3072,
         max_seq_length=2048, matryoshka_dims=(1536, 768), api_key_env="GEMINI_API_KEY",
-        base_url="https://generativelanguage.googleapis.com/v1beta/openai/", usd_per_1m_tokens=0.15,
-        notes="Gemini's OpenAI-compatible endpoint; not exercised here (no network)",
+        usd_per_1m_tokens=0.15,
+        notes="native batchEmbedContents with taskType RETRIEVAL_QUERY/RETRIEVAL_DOCUMENT (embedtune.models.api.gemini)",
     ),
     CatalogEntry(
         name="cohere:embed-v4.0", kind="api", license="proprietary (API terms)", dim=1536,
         max_seq_length=128000, matryoshka_dims=(1024, 512, 256), api_key_env="CO_API_KEY",
-        base_url="https://api.cohere.ai/compatibility/v1", usd_per_1m_tokens=0.12,
-        notes="Cohere's OpenAI compatibility API; not exercised here (no network)",
+        usd_per_1m_tokens=0.12,
+        notes="native v2/embed with input_type search_query/search_document (embedtune.models.api.cohere)",
     ),
     CatalogEntry(
         name="voyage:voyage-3.5", kind="api", license="proprietary (API terms)", dim=1024,
         max_seq_length=32000, matryoshka_dims=(512, 256), api_key_env="VOYAGE_API_KEY",
-        usd_per_1m_tokens=0.06, supported=False,
-        notes="stub: Voyage has no OpenAI-compatible endpoint; use its own SDK (not wired); always skipped",
+        usd_per_1m_tokens=0.06,
+        notes="native /v1/embeddings with input_type query/document (embedtune.models.api.voyage)",
     ),
 )
 

@@ -17,4 +17,4 @@ def test_catalog_knows_the_popular_models_requirements():
     assert nv.commercial_use is False and "NC" in nv.license
     assert catalog.lookup("all-MiniLM-L6-v2").dim == 384
     assert catalog.lookup("sentence-transformers/all-mpnet-base-v2").max_seq_length == 384
-    assert catalog.lookup("voyage:voyage-3.5").supported is False
+    assert catalog.lookup("voyage:voyage-3.5").supported is True  # a real client since issue 20
