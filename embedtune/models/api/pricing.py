@@ -67,8 +67,8 @@ class CostEstimate:
 
     def describe(self) -> str:
         price = f"~${self.usd:.4f}" if self.priced else "no price known (compare.api_prices)"
-        return (f"{self.spec}: {self.texts} texts, {self.characters} characters, ~{self.tokens} tokens "
-                f"(estimated at {CHARS_PER_TOKEN:g} characters per token), {price}, {self.requests} requests")
+        return (f"{self.spec}: {self.texts:,} texts, {self.characters:,} characters, ~{self.tokens:,} tokens "
+                f"(estimated at {CHARS_PER_TOKEN:g} characters per token), {price}, {self.requests:,} requests")
 
 
 def estimate_cost(spec: str, texts: Iterable[str], overrides: Mapping[str, float] | None = None,

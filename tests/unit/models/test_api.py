@@ -192,7 +192,7 @@ def test_the_cost_is_estimated_before_sending_and_a_big_run_is_refused(monkeypat
     texts = ["x" * 400] * 1000  # ~100 tokens each at 4 characters per token
     estimate = estimate_cost("openai:text-embedding-3-large", texts)
     assert estimate.tokens == 100_000 and estimate.usd == pytest.approx(0.013) and estimate.priced
-    assert "~100000 tokens" in estimate.describe() and PRICES_DATE[:2] == "20"
+    assert "~100,000 tokens" in estimate.describe() and PRICES_DATE[:2] == "20"
     assert estimate_cost("openai:text-embedding-3-large", texts, {"openai:text-embedding-3-large": 1.0}).usd == 0.1
     assert not estimate_cost("openai:some-new-model", texts).priced
     with serve("openai") as server:
