@@ -266,6 +266,10 @@ def summarise_benchmark_run(run: Any, output: str | None) -> None:
     run = _fresh(run)
     report = _output(run, "evaluate_benchmark", "benchmark_report").load()
     print(format_table(report))
+    for name, usage in (report.get("api_usage") or {}).items():
+        estimated = " (estimated from characters)" if usage.get("tokens_estimated") else ""
+        print(f"{name}: {usage['tokens']:,} tokens{estimated}, {usage['requests']} requests, "
+              f"{usage['retries']} retries, ${usage['cost_usd']:.4f}")
     if output:
         print(f"Metrics written to {write_json(report, output).resolve()}")
 
