@@ -147,10 +147,14 @@ class NegativesConfig(_Section):
 class TeacherConfig(_Section):
     """A stronger scorer than the student: drops false negatives and gives soft labels (MarginMSE)."""
 
-    kind: Literal["none", "hybrid", "cross_encoder"] = Field(
-        "none", description="hybrid: base embedder fused with stemmed BM25; cross_encoder: `cross_encoder` below."
+    kind: Literal["none", "hybrid", "cross_encoder", "api"] = Field(
+        "none", description="hybrid: base embedder fused with stemmed BM25; cross_encoder: `cross_encoder` below; "
+        "api: the hybrid with `api_model`'s vectors instead of the base model's."
     )
     cross_encoder: str | None = Field(None, description="CrossEncoder folder (or hub name online) for kind=cross_encoder.")
+    api_model: str | None = Field(None, description="API embedder for kind=api (cohere:embed-v4.0 ...); its key "
+                                  "from the environment.")
+    api_max_cost_usd: float | None = Field(10.0, ge=0, description="kind=api: refuse above this estimate (USD).")
     fusion_weight: float | None = Field(
         None, ge=0, le=1, description="BM25 share of the hybrid; None: chosen on the synthetic validation queries."
     )
@@ -168,6 +172,8 @@ class TeacherConfig(_Section):
     def _cross_encoder_named(self) -> TeacherConfig:
         if self.kind == "cross_encoder" and not self.cross_encoder:
             raise ValueError("teacher.kind cross_encoder needs teacher.cross_encoder (a CrossEncoder folder)")
+        if self.kind == "api" and not (self.api_model and ":" in self.api_model):
+            raise ValueError("teacher.kind api needs teacher.api_model, an API model such as cohere:embed-v4.0")
         return self
 
 

@@ -74,6 +74,16 @@ def build_teacher(model: SentenceTransformer, chunks: Sequence[dict[str, Any]], 
     def encode_queries(queries: Sequence[str]) -> np.ndarray:
         return encode(model, queries, query_prompt)
 
+    if config.kind == "api":  # the same hybrid, its dense half an API embedder (a stronger model than the base)
+        from embedtune.models.api import ApiSettings, api_embedder
+
+        embedder = api_embedder(str(config.api_model), ApiSettings(max_cost_usd=config.api_max_cost_usd))
+        embedder.check_budget([p["query"] for p in held_out], texts)
+        corpus_vectors = embedder.encode(texts, input_type="document")
+
+        def encode_queries(queries: Sequence[str]) -> np.ndarray:  # noqa: F811 - the API's, not the base's
+            return embedder.encode(queries, input_type="query") if len(queries) else np.zeros((0, corpus_vectors.shape[1]))
+
     lexical = LexicalIndex(texts, config.language)
     weight = config.fusion_weight
     if weight is None:
@@ -87,6 +97,9 @@ def build_teacher(model: SentenceTransformer, chunks: Sequence[dict[str, Any]], 
                       dense_ndcg_at_10=round(table[0.0], 4), bm25_ndcg_at_10=round(table[1.0], 4),
                       teacher_ndcg_at_10=round(table[weight], 4))
     teacher = HybridTeacher(texts, corpus_vectors, encode_queries, lexical, weight)
+    if config.kind == "api":
+        teacher.name = f"hybrid({config.api_model}, bm25 weight {weight:.2f})"
+        report["api_usage"] = embedder.usage()  # corpus and validation queries so far
     report.update(teacher=teacher.name, fusion_weight=weight)
     return teacher, report
 

@@ -307,3 +307,29 @@ def test_evaluate_runs_api_models_on_a_beir_folder(tmp_path, monkeypatch):
 def test_evaluate_refuses_an_api_model_without_its_key(tmp_path):
     with pytest.raises(ApiAuthError, match=r"voyage:voyage-3.5: no API key: set the environment variable VOYAGE_API"):
         load_models(["voyage:voyage-3.5"])
+
+
+def test_an_api_embedder_as_the_teachers_dense_half(monkeypatch):
+    """teacher.kind api: the hybrid teacher with the API model's vectors (documents and queries typed)."""
+    pytest.importorskip("bm25s")
+    from embedtune.config import TeacherConfig
+    from embedtune.teacher.labels import build_teacher
+
+    class Student:  # build_teacher reads only the student's prompts and device here
+        prompts: dict[str, str] = {}
+        device = "cpu"
+
+    chunks = [{"chunk_id": key, "doc_id": key, "text": text, "position": 0} for key, text in CORPUS.items()]
+    validation = [{"query": QUERIES[q], "positive_id": next(iter(QRELS[q]))} for q in QRELS]
+    with serve("cohere") as server:
+        point_at(monkeypatch, "cohere", server)
+        teacher, report = build_teacher(Student(), chunks, np.zeros((4, 3)), validation,
+                                        TeacherConfig(kind="api", api_model="cohere:embed-v4.0"))
+        scores = teacher.score([QUERIES["q2"]], [[0, 1, 3]])
+    assert scores[0].shape == (3,) and int(np.argmax(scores[0])) == 1  # the sourdough passage
+    assert server.texts("search_document") == list(CORPUS.values())
+    assert QUERIES["q2"] in server.texts("search_query")
+    assert report["teacher"].startswith("hybrid(cohere:embed-v4.0, bm25 weight")
+    assert report["api_usage"]["requests"] >= 2 and report["teacher_ndcg_at_10"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="teacher.api_model"):
+        TeacherConfig(kind="api")
