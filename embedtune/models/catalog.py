@@ -112,7 +112,7 @@ ENTRIES: tuple[CatalogEntry, ...] = (
         name="gemini:gemini-embedding-001", kind="api", license="proprietary (API terms)", dim=3072,
         max_seq_length=2048, matryoshka_dims=(1536, 768), api_key_env="GEMINI_API_KEY",
         usd_per_1m_tokens=0.15,
-        notes="native batchEmbedContents with taskType RETRIEVAL_QUERY/RETRIEVAL_DOCUMENT (embedtune.models.api.gemini)",
+        notes="native batchEmbedContents, taskType RETRIEVAL_QUERY/RETRIEVAL_DOCUMENT (embedtune.models.api.gemini)",
     ),
     CatalogEntry(
         name="cohere:embed-v4.0", kind="api", license="proprietary (API terms)", dim=1536,

@@ -82,7 +82,9 @@ def build_teacher(model: SentenceTransformer, chunks: Sequence[dict[str, Any]], 
         corpus_vectors = embedder.encode(texts, input_type="document")
 
         def encode_queries(queries: Sequence[str]) -> np.ndarray:  # noqa: F811 - the API's, not the base's
-            return embedder.encode(queries, input_type="query") if len(queries) else np.zeros((0, corpus_vectors.shape[1]))
+            if not len(queries):
+                return np.zeros((0, corpus_vectors.shape[1]), dtype=np.float32)
+            return embedder.encode(queries, input_type="query")
 
     lexical = LexicalIndex(texts, config.language)
     weight = config.fusion_weight

@@ -158,8 +158,8 @@ def timed_encode(embedder: ApiEmbedder, texts: Sequence[str], prompt: str = "",
 
 __all__ = [
     "PRICES", "PRICES_DATE", "PROVIDERS", "ApiAuthError", "ApiEmbedder", "ApiError", "ApiRequestError",
-    "ApiRetriesExhausted", "ApiSettings", "check_api_models", "CohereEmbedder", "CostEstimate", "GeminiEmbedder", "InputType",
+    "ApiRetriesExhausted", "ApiSettings", "CohereEmbedder", "CostEstimate", "GeminiEmbedder", "InputType",
     "OpenAICompatibleEmbedder", "OpenAIEmbedder", "VoyageEmbedder", "api_embedder", "api_entry", "base_url_for",
-    "estimate_cost", "estimate_tokens", "is_api_embedder", "make_api_embedder", "settings_from_config",
-    "timed_encode",
+    "check_api_models", "estimate_cost", "estimate_tokens", "is_api_embedder", "make_api_embedder",
+    "settings_from_config", "timed_encode",
 ]
