@@ -20,9 +20,9 @@ def cli(context: click.Context, verbose: bool) -> None:
 
 
 def _add_commands() -> None:
-    from commands import compare, curate, evaluate, schedule, stack, training
+    from commands import compare, curate, evaluate, publish, schedule, stack, training
 
-    for module in (training, evaluate, compare, curate, stack, schedule):
+    for module in (training, evaluate, compare, curate, stack, schedule, publish):
         for command in module.COMMANDS:
             cli.add_command(command)
 

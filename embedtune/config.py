@@ -254,6 +254,10 @@ class PromotionConfig(_Section):
     compare_with_incumbent: bool = Field(
         True, description="Also require beating the version now in `stage`, re-evaluated on the same queries."
     )
+    card_examples: int = Field(
+        0, ge=0, le=50, description="Held-out (query, passage) pairs quoted verbatim in the model card; 0: none "
+        "(passages may be private, and the card goes wherever the model is published).",
+    )
 
 
 class CurationConfig(_Section):
@@ -312,7 +316,7 @@ class TrackingConfig(_Section):
     experiment_name: str | None = Field(
         "embedtune", description="MLflow experiment for the runs; None: the pipeline's name."
     )
-    register_model: bool = Field(True, description="Register the tuned model in MLflow's model registry.")
+    register_model: bool = Field(True, description="Register a promoted model in MLflow's registry (alias: the stage).")
     registered_model_name: str | None = Field(None, description="Registry name; None: the ZenML model's name.")
 
 

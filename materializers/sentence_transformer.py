@@ -1,20 +1,24 @@
 """Stores a SentenceTransformer as a plain model directory (safetensors + tokenizer + config).
 
 The artifact folder is loadable without ZenML by `SentenceTransformer(<artifact uri>)`; nothing is pickled.
+Its README.md is embedtune's model card (embedtune.publishing), never sentence-transformers' automatic one
+(which copies training passages verbatim and names the model `sentence_transformers_model_id`): written here
+with what is known at training time, then completed by the `promote` step with the test results and the
+decision. The dashboard shows the card through the `model_card` artifact, without its YAML header.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, ClassVar
 
 from sentence_transformers import SentenceTransformer
-from zenml.enums import ArtifactType, VisualizationType
-from zenml.io import fileio
+from zenml.enums import ArtifactType
 from zenml.materializers.base_materializer import BaseMaterializer
 from zenml.utils import io_utils
 
+from embedtune import logger, publishing
 from embedtune.models.loading import embedding_dimension
+from embedtune.reporting.evaluation import run_config
 
 
 class SentenceTransformerMaterializer(BaseMaterializer):
@@ -29,7 +33,8 @@ class SentenceTransformerMaterializer(BaseMaterializer):
 
     def save(self, model: SentenceTransformer) -> None:
         with self.get_temporary_directory(delete_at_exit=True) as temp_dir:
-            model.save(temp_dir, safe_serialization=True)
+            model.save(temp_dir, safe_serialization=True, create_model_card=False)
+            publishing.write_card(temp_dir, publishing.model_card(training_card_facts(model)))
             io_utils.copy_dir(temp_dir, self.uri)
 
     def extract_metadata(self, model: SentenceTransformer) -> dict[str, Any]:
@@ -39,6 +44,26 @@ class SentenceTransformerMaterializer(BaseMaterializer):
             "parameters": int(sum(p.numel() for p in model.parameters())),
         }
 
-    def save_visualizations(self, model: SentenceTransformer) -> dict[str, VisualizationType]:
-        card = os.path.join(self.uri, "README.md")
-        return {card: VisualizationType.MARKDOWN} if fileio.exists(card) else {}
+
+def training_card_facts(model: SentenceTransformer) -> publishing.CardFacts:
+    """What the card can say when the model is stored: the base model, its license and the corpus, from the
+    running step's pipeline parameters (outside a step: the base model sentence-transformers recorded)."""
+    settings: dict[str, Any] = {}
+    license_name = None
+    try:
+        from zenml import get_step_context
+
+        context = get_step_context()
+        settings = run_config(context.pipeline_run)
+        if context.model_version is not None:
+            license_name = context.model.license
+    except Exception as error:  # noqa: BLE001 - saved outside a step (tests, scripts): the model alone
+        logger.debug("model card without the run's settings: %s", error)
+    base = settings.get("model", {}).get("base_model") or getattr(model.model_card_data, "base_model", None)
+    hub_id, catalog_license = publishing.base_model_facts(str(base)) if base else (None, None)
+    dims = settings.get("model", {}).get("matryoshka_dims") or ()
+    return publishing.CardFacts(
+        base_model=str(base or "unknown"), base_model_id=hub_id, license=catalog_license or license_name,
+        corpus=settings.get("ingest", {}).get("corpus"), matryoshka_dims=dims,
+        loss=settings.get("training", {}).get("loss"),
+    )

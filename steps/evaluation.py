@@ -1,13 +1,16 @@
-"""Evaluation and promotion steps: thin wrappers; the logic is in embedtune.evaluation."""
+"""Evaluation and promotion steps: thin wrappers; the logic is in embedtune.evaluation, embedtune.reporting and
+embedtune.publishing (the model card)."""
 
+import os
 from typing import Annotated, Any
 
 import pandas as pd
 from sentence_transformers import SentenceTransformer
 from zenml import get_step_context, log_metadata, step
-from zenml.types import HTMLString
+from zenml.exceptions import StepContextError
+from zenml.types import HTMLString, MarkdownString
 
-from embedtune import EmbedtuneError
+from embedtune import EmbedtuneError, publishing
 from embedtune.config import (
     CompareConfig,
     EvaluationConfig,
@@ -23,7 +26,15 @@ from embedtune.evaluation.benchmark import evaluate_models, load_beir, load_mode
 from embedtune.models.api import settings_from_config
 from embedtune.models.embedding_cache import cache_for, use_cache
 from embedtune.models.loading import load_base_model
-from embedtune.reporting.evaluation import model_version_metadata, to_html
+from embedtune.reporting import outcomes
+from embedtune.reporting.evaluation import (
+    dashboard_metadata,
+    model_version_metadata,
+    promotion_html,
+    run_config,
+    run_identity,
+    to_html,
+)
 from embedtune.tracking import mlflow as tracking
 from embedtune.util.frames import to_records
 from steps.caching import NEVER_CACHED
@@ -68,10 +79,37 @@ def evaluate(
             result["gold"] = gold_sets.gold_report(
                 gold_result, mapping, str(config.gold or "gold_queries"), config.gold_min_queries
             )
+        sources = {str(row["chunk_id"]): str(row.get("source") or row.get("doc_id") or "") for row in chunk_rows}
+        extras = {"bootstrap_samples": config.bootstrap_samples, "seed": config.seed, "batch_size": config.batch_size}
+        result.update(outcomes.report_extras(base, tuned_model, benchmark, sources, **extras))
+        if gold_queries is not None:
+            result["gold"].update(outcomes.report_extras(base, tuned_model, mapping.benchmark, sources, **extras))
     result["decided_on"], _, result["decision_queries"] = promotion.decision_basis(result)
+    context = get_step_context()
+    result["run"] = run_identity(context.pipeline_run, context.model_version, model_config.base_model)
+    result["training"] = _training_metrics(context)
     log_metadata(metadata=model_version_metadata(result), infer_model=True)
+    _log_run_and_step_metadata(dashboard_metadata(result))
     tracking.log_metrics(tracking.evaluation_metrics(result))  # MLflow, when the stack has the tracker
     return result, HTMLString(to_html(result))
+
+
+def _training_metrics(context: Any) -> dict[str, Any]:
+    """The training step's metrics, as it attached them to the `tuned_model` artifact ({} when absent)."""
+    inputs = context.inputs.get("tuned_model") or []
+    artifact = inputs[0] if isinstance(inputs, list) and inputs else inputs
+    metadata = getattr(artifact, "run_metadata", None) or {}
+    return {key: value for key, value in metadata.items() if key not in _MATERIALIZER_KEYS}
+
+
+_MATERIALIZER_KEYS = {"embedding_dimension", "max_seq_length", "parameters", "storage_size"}
+
+
+def _log_run_and_step_metadata(metadata: dict[str, Any]) -> None:
+    """The same metadata on this step and on its pipeline run, so both dashboard pages show it."""
+    context = get_step_context()
+    log_metadata(metadata=metadata)
+    log_metadata(metadata=metadata, run_id_name_or_prefix=context.pipeline_run.id)
 
 
 @step(enable_cache=False, cache_policy=NEVER_CACHED)  # the incumbent and the stages change between runs
@@ -84,10 +122,20 @@ def promote(
     evaluation_config: EvaluationConfig,
     config: PromotionConfig,
     gold_queries: pd.DataFrame | None = None,
-) -> Annotated[dict[str, Any], "promotion"]:
+) -> tuple[
+    Annotated[dict[str, Any], "promotion"],
+    Annotated[HTMLString, "promotion_html"],
+    Annotated[MarkdownString, "model_card"],
+]:
     """Move this model version to `config.stage` only if the tuned model beats the base and the
-    incumbent (the rule: embedtune.evaluation.promotion), on the gold queries when they can decide."""
-    model = get_step_context().model
+    incumbent (the rule: embedtune.evaluation.promotion), on the gold queries when they can decide.
+
+    Then: the decision as step, run and model-version metadata and as an HTML view; the model card
+    (embedtune.publishing) written into the `tuned_model` folder, so an export carries the test results and
+    the decision, and shown on the dashboard without its YAML header; with an MLflow tracker, the model
+    registered in MLflow only when promoted, with the stage as its alias."""
+    context = get_step_context()
+    model = context.model
     incumbent = None
     basis, _, _ = promotion.decision_basis(evaluation_report)
     if config.compare_with_incumbent and model is not None:
@@ -105,7 +153,7 @@ def promote(
     if promoted and model is not None:
         model.set_stage(config.stage, force=True)
     log_metadata(metadata={"promoted": promoted, "promotion_reason": reason, "decided_on": basis}, infer_model=True)
-    return {
+    decision = {
         "promoted": promoted,
         "reason": reason,
         "decided_on": basis,
@@ -113,6 +161,76 @@ def promote(
         "incumbent": incumbent["version"] if incumbent else None,
         "incumbent_stage": incumbent["stage"] if incumbent else None,
     }
+    _log_run_and_step_metadata({"promoted": promoted, "promotion_reason": reason, "promotion_stage": decision["stage"]
+                                or "none", "decided_on": basis})
+    artifact = _input_artifact(context, "tuned_model")
+    card = model_card_text(context, evaluation_report, decision, model_config, config, to_records(test))
+    if artifact is not None:
+        write_card_into(str(artifact.uri), card)
+        tracking.register_promoted(getattr(artifact, "run_metadata", {}) or {}, decision, _model_label(context))
+    return decision, HTMLString(promotion_html(decision, evaluation_report)), MarkdownString(
+        publishing.without_front_matter(card)
+    )
+
+
+def _input_artifact(context: Any, name: str) -> Any | None:
+    inputs = context.inputs.get(name) or []
+    return inputs[0] if isinstance(inputs, list) and inputs else (inputs or None)
+
+
+def _model_label(context: Any) -> str | None:
+    version = context.model_version
+    return f"{version.model.name}:{version.name}" if version is not None else None
+
+
+def _step_metadata(run: Any, step_name: str) -> dict[str, Any]:
+    step_run = run.steps.get(step_name) if run is not None else None
+    return dict(step_run.run_metadata) if step_run is not None else {}
+
+
+def model_card_text(
+    context: Any, report: dict[str, Any], decision: dict[str, Any], model_config: ModelConfig,
+    config: PromotionConfig, test_rows: list[dict[str, Any]],
+) -> str:
+    """The card of this run's tuned model (embedtune.publishing.model_card) from the report, the decision and
+    what earlier steps of the run recorded (the data funnel, the split sizes)."""
+    from zenml.client import Client
+
+    run = Client().get_pipeline_run(context.pipeline_run.id)
+    identity = report.get("run") or run_identity(context.pipeline_run, context.model_version, model_config.base_model)
+    settings = run_config(context.pipeline_run)
+    hub_id, license_name = publishing.base_model_facts(model_config.base_model)
+    try:
+        license_name = license_name or context.model.license
+    except StepContextError:
+        pass
+    sizes: dict[str, Any] = dict(_step_metadata(run, "report_data").get("data_funnel") or {})
+    split = _step_metadata(run, "split_by_document")
+    if split.get("pairs"):
+        sizes = {**sizes, "query-passage pairs per split": split["pairs"],
+                 "documents per split": split.get("documents", {})}
+    generators = sorted({str(row["generator"]) for row in test_rows if row.get("generator")})
+    facts = publishing.CardFacts(
+        base_model=model_config.base_model, base_model_id=hub_id, license=license_name,
+        title=f"{identity['model_version']}" if identity.get("model_version") else None,
+        corpus=identity.get("corpus"),
+        corpus_description=settings.get("generation", {}).get("corpus_description") or None,
+        sizes=sizes, generators=generators, matryoshka_dims=model_config.matryoshka_dims,
+        loss=settings.get("training", {}).get("loss"), run_name=identity.get("run_name"), date=identity.get("date"),
+        report=report, promotion=decision,
+        examples=publishing.examples_from(test_rows, config.card_examples),
+    )
+    return publishing.model_card(facts)
+
+
+def write_card_into(uri: str, card: str) -> None:
+    """The card as README.md of the model artifact folder (any artifact store: through ZenML's fileio)."""
+    from zenml.io import fileio
+
+    temporary = os.path.join(uri, f".{publishing.CARD_FILE}.tmp")
+    with fileio.open(temporary, "w") as handle:
+        handle.write(card)
+    fileio.rename(temporary, os.path.join(uri, publishing.CARD_FILE), overwrite=True)
 
 
 @step

@@ -12,22 +12,66 @@ from embedtune.reporting.charts import page
 SPLITS = ("train", "validation", "test")
 
 
+def from_word_boundary(text: str, previous: str | None = None) -> str:
+    """`text` (a chunk) starting on a whole word: when the chunk before it in the same document (`previous`,
+    which overlaps it or ends where it starts) shows that it begins inside a word, the partial word is
+    dropped and "... " marks the cut. Whitespace is collapsed."""
+    text = " ".join(text.split())
+    if not previous or not text or not text[0].isalnum():
+        return text
+    previous = " ".join(previous.split())
+    probe = text[: min(40, len(text))]
+    at = previous.find(probe, 1)
+    preceding = previous[at - 1] if at > 0 else (previous[-1] if not previous.endswith(" ") else " ")
+    if not preceding.isalnum():
+        return text
+    cut = text.split(" ", 1)
+    return "... " + cut[1] if len(cut) == 2 else text
+
+
+def chunk_context(chunks: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, str | None]]:
+    """chunk_id -> (source path, text of the chunk before it in its document or None), for displays."""
+    by_doc: dict[Any, dict[int, Mapping[str, Any]]] = {}
+    for chunk in chunks:
+        by_doc.setdefault(chunk.get("doc_id"), {})[int(chunk.get("position", 0) or 0)] = chunk
+    context: dict[str, tuple[str, str | None]] = {}
+    for positions in by_doc.values():
+        for position, chunk in positions.items():
+            before = positions.get(position - 1)
+            context[str(chunk["chunk_id"])] = (
+                str(chunk.get("source") or chunk.get("doc_id") or ""), str(before["text"]) if before else None
+            )
+    return context
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip() + " ..."
+
+
 def pairs_sample_html(
     pairs: Sequence[Mapping[str, Any]], kept_ids: Iterable[str] | None = None, count: int = 20, seed: int = 0,
-    passage_chars: int = 240,
+    passage_chars: int = 240, chunks: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
-    """A seeded sample of generated pairs as a table; with `kept_ids`, marks which ones the filters kept."""
+    """A seeded sample of generated pairs as a table; with `kept_ids`, marks which ones the filters kept.
+
+    With `chunks`, each pair shows its passage's source path (else its `source` or `doc_id` column) and
+    the passage starts on a whole word (`from_word_boundary`); passages are cut at a word after
+    `passage_chars` characters."""
     kept = set(kept_ids) if kept_ids is not None else None
+    context = chunk_context(chunks) if chunks is not None else {}
     chosen = sorted(random.Random(seed).sample(list(pairs), min(count, len(pairs))), key=lambda p: str(p.get("id")))
     head = "<tr><th>#</th><th>query</th><th>style</th><th>positive passage</th><th>source</th>"
     head += "<th>filters</th></tr>" if kept is not None else "</tr>"
     rows = []
     for number, pair in enumerate(chosen, start=1):
-        passage = str(pair.get("positive", ""))
-        passage = passage if len(passage) <= passage_chars else passage[:passage_chars].rstrip() + " ..."
+        source, previous = context.get(str(pair.get("positive_id")), (None, None))
+        source = source or str(pair.get("source") or pair.get("doc_id") or "")
+        passage = _cut(from_word_boundary(str(pair.get("positive", "")), previous), passage_chars)
         cells = [
             str(number), html.escape(str(pair.get("query", ""))), html.escape(str(pair.get("style", "") or "")),
-            html.escape(passage), html.escape(str(pair.get("doc_id", "") or "")),
+            html.escape(passage), html.escape(source),
         ]
         row = "".join(f"<td>{cell}</td>" for cell in cells)
         if kept is not None:
@@ -42,20 +86,42 @@ def pairs_sample_html(
     return page("Generated query-passage pairs (sample)", summary + f"<table>{head}{''.join(rows)}</table>")
 
 
-def funnel_html(counts: Sequence[tuple[str, int]]) -> str:
-    """Horizontal bars, one per stage, with the count and its share of the stage before (the three splits
-    are each a share of the stage before them)."""
-    largest = max([value for _, value in counts] or [1]) or 1
-    rows = []
+# How each stage relates to the one before it, in words a person reads without arithmetic.
+_RATIO_STAGES = {"chunks": "per document", "generated pairs": "per chunk"}
+
+
+def funnel_lines(counts: Sequence[tuple[str, int]]) -> list[tuple[str, int, str]]:
+    """(stage, count, how it relates to the stage before) in plain words: chunks and generated pairs as
+    a number per document / per chunk (they multiply), the filters and mining as "x% of ..." (they only
+    drop), and the three splits as their share of the pairs that were split."""
+    lines: list[tuple[str, int, str]] = []
     previous: tuple[str, int] | None = None
     for stage, value in counts:
-        share = f"{value / previous[1]:.0%} of {html.escape(previous[0])}" if previous and previous[1] else ""
-        bar = f"<div style='background:#7a3ff5;height:14px;width:{max(1, round(300 * value / largest))}px'></div>"
-        rows.append(f"<tr><td>{html.escape(stage)}</td><td class='num'>{value:,}</td><td>{bar}</td><td>{share}</td></tr>")
+        note = ""
+        if previous and previous[1]:
+            if stage in _RATIO_STAGES:
+                note = f"{value / previous[1]:.1f} {_RATIO_STAGES[stage]}"
+            elif stage in SPLITS:
+                note = f"{value / previous[1]:.0%} of the {previous[1]:,} split pairs"
+            else:
+                dropped = previous[1] - value
+                note = f"{value / previous[1]:.0%} of {previous[1]:,}" + (f" ({dropped:,} dropped)" if dropped > 0 else "")
+        lines.append((stage, value, note))
         if stage not in SPLITS:
             previous = (stage, value)
-    table = "<table><tr><th>stage</th><th>count</th><th></th><th>share</th></tr>" + "".join(rows) + "</table>"
-    return page("Data funnel: documents to training splits", table)
+    return lines
+
+
+def funnel_html(counts: Sequence[tuple[str, int]]) -> str:
+    """One row per stage: the count, a bar, and how it relates to the stage before (`funnel_lines`)."""
+    largest = max([value for _, value in counts] or [1]) or 1
+    rows = []
+    for stage, value, note in funnel_lines(counts):
+        bar = f"<div style='background:#7a3ff5;height:14px;width:{max(1, round(300 * value / largest))}px'></div>"
+        rows.append(f"<tr><td>{html.escape(stage)}</td><td class='num'>{value:,}</td><td>{bar}</td>"
+                    f"<td>{html.escape(note)}</td></tr>")
+    table = "<table><tr><th>stage</th><th>count</th><th></th><th>from the stage before</th></tr>" + "".join(rows)
+    return page("Data funnel: documents to training splits", table + "</table>")
 
 
 def funnel_counts(**frames: Sequence[Any] | None) -> list[tuple[str, int]]:

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from embedtune.reporting.data import chunk_context, from_word_boundary
 
-def _passage(text: str, limit: int = 600) -> str:
-    text = " ".join(text.split())
+
+def _passage(text: str, limit: int = 600, previous: str | None = None) -> str:
+    text = from_word_boundary(text, previous)
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 def pairs_markdown(
-    pairs: Sequence[dict[str, Any]], kept_ids: set[str], n: int, seed: int, command: str, source: str
+    pairs: Sequence[dict[str, Any]], kept_ids: set[str], n: int, seed: int, command: str, source: str,
+    chunks: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
-    """Markdown with `n` seeded-random generated pairs: query, style, filter verdict, passage."""
+    """Markdown with `n` seeded-random generated pairs: query, style, filter verdict, passage. With `chunks`
+    (the run's chunks), each pair names its passage's source path and the passage starts on a whole word."""
+    context = chunk_context(chunks) if chunks is not None else {}
     chosen = random.Random(seed).sample(list(pairs), min(n, len(pairs)))
     kept = sum(pair["id"] in kept_ids for pair in chosen)
     lines = [
@@ -32,12 +37,14 @@ def pairs_markdown(
     for number, pair in enumerate(chosen, start=1):
         verdict = "kept" if pair["id"] in kept_ids else "dropped by filters"
         query = pair["query"] if pair["query"] else f"(unparsed: {pair.get('raw', '')[:120]!r})"
+        where, previous = context.get(str(pair["positive_id"]), (None, None))
+        where = f"`{where}`" if where else f"chunk `{pair['positive_id']}`"
         lines += [
             f"## {number}. {query}",
             "",
-            f"*{pair['style']} query · {verdict} · chunk `{pair['positive_id']}`*",
+            f"*{pair['style']} query · {verdict} · {where}*",
             "",
-            f"> {_passage(pair['positive'])}",
+            f"> {_passage(pair['positive'], previous=previous)}",
             "",
         ]
     return "\n".join(lines)

@@ -4,9 +4,15 @@ Everything here is a no-op when the active ZenML stack has no MLflow experiment 
 these functions unconditionally and the pipeline runs unchanged without one. With the tracker, ZenML opens
 one MLflow run per pipeline run (in the experiment named by `tracking.experiment_name`); the training step
 logs its parameters, the trainer's loss / learning rate / validation metrics at every logging step and
-evaluation, and the tuned model (registered in MLflow's model registry); the evaluation step logs the
+evaluation, and the tuned model (logged on the run, not registered); the evaluation step logs the
 test metrics of base and tuned per Matryoshka dimension with the CI of the gain, on the held-out synthetic
 queries (`test_...`) and on the gold queries when there is a gold set (`gold_...`).
+
+The registry holds only promoted models: the `promote` step tags the MLflow run with its decision
+(`embedtune.promoted`, `embedtune.decision`) and, when the model was promoted, registers the logged model
+(`tracking.registered_model_name`, default the ZenML model's name) and points the alias named after the ZenML
+stage (`staging` / `production`) at that version, so the alias follows the stage: MLflow moves an alias
+off the version that held it, as ZenML moves the stage off the previous version.
 """
 
 from __future__ import annotations
@@ -174,15 +180,22 @@ def evaluation_metrics(report: Mapping[str, Any], prefix: str = "test") -> dict[
 
 
 def registry_name(config: Any, zenml_model_name: str | None) -> str | None:
-    """The MLflow registry name for the tuned model (None: log it, do not register it)."""
+    """The MLflow registry name the tuned model gets when promoted (None: log it, never register it)."""
     if not config.register_model:
         return None
     return config.registered_model_name or zenml_model_name or "embedtune"
 
 
+MODEL_URI_KEY = "mlflow_model_uri"
+RUN_ID_KEY = "mlflow_run_id"
+REGISTRY_NAME_KEY = "mlflow_registered_model_name"
+
+
 def log_model(model: SentenceTransformer, registered_model_name: str | None) -> str | None:
-    """Log the tuned model with MLflow's sentence_transformers flavor, registered under
-    `registered_model_name` when given. Returns the model URI, or None without an active run."""
+    """Log the tuned model on the active run with MLflow's sentence_transformers flavor, unregistered, and
+    note on the step's `tuned_model` artifact where it is (`mlflow_model_uri`, `mlflow_run_id`) and the
+    registry name it gets if promoted (`registered_model_name`; None: never registered): `register_promoted`
+    reads them. Returns the model URI, or None without an active run."""
     run = active_run()
     if run is None:
         return None
@@ -192,12 +205,73 @@ def log_model(model: SentenceTransformer, registered_model_name: str | None) -> 
     info = mlflow.sentence_transformers.log_model(
         model,
         name=MODEL_ARTIFACT_PATH,
-        registered_model_name=registered_model_name or None,
         # explicit requirements: inferring them would re-import the model in a subprocess (slow)
         pip_requirements=[f"sentence-transformers=={sentence_transformers.__version__}"],
     )
     logger.info("logged the tuned model to MLflow run %s as %s", run.info.run_id, info.model_uri)
+    _note_on_output({MODEL_URI_KEY: str(info.model_uri), RUN_ID_KEY: run.info.run_id,
+                     REGISTRY_NAME_KEY: registered_model_name or ""})
     return str(info.model_uri)
+
+
+def _note_on_output(metadata: Mapping[str, Any]) -> None:
+    """Metadata on the running step's single output artifact; skipped outside a step."""
+    try:
+        from zenml import log_metadata
+
+        log_metadata(metadata=dict(metadata), infer_artifact=True)
+    except Exception as error:  # noqa: BLE001 - outside a step (scripts, tests): nothing to attach to
+        logger.debug("MLflow model location not attached to an artifact: %s", error)
+
+
+def _stack_tracking_uri() -> str | None:
+    tracker = stack_experiment_tracker()
+    if tracker is None:
+        return None
+    if hasattr(tracker, "configure_mlflow"):
+        tracker.configure_mlflow()  # credentials of the tracker into MLflow's environment
+    return str(tracker.get_tracking_uri())
+
+
+def register_promoted(
+    artifact_metadata: Mapping[str, Any], decision: Mapping[str, Any], zenml_version: str | None = None,
+    tracking_uri: str | None = None,
+) -> str | None:
+    """After the promotion decision: tag the MLflow run that logged the model (`embedtune.promoted`,
+    `embedtune.decision`) and, only when `decision["promoted"]`, register the model under the name noted at
+    logging time and set the alias `decision["stage"]` on the new version (tagged with `zenml_version`).
+
+    `artifact_metadata`: the `tuned_model` artifact's metadata (what `log_model` noted); without a logged
+    model (no MLflow tracker when training) nothing happens. `tracking_uri`: default the active stack's
+    MLflow tracker. Returns the registered version (a string), else None."""
+    model_uri, run_id = artifact_metadata.get(MODEL_URI_KEY), artifact_metadata.get(RUN_ID_KEY)
+    if not model_uri or not run_id:
+        return None
+    tracking_uri = tracking_uri or _stack_tracking_uri()
+    if tracking_uri is None:
+        logger.warning("the tuned model was logged to MLflow, but the stack has no MLflow tracker now: "
+                       "not registered")
+        return None
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    promoted = bool(decision.get("promoted"))
+    client.set_tag(str(run_id), "embedtune.promoted", str(promoted).lower())
+    client.set_tag(str(run_id), "embedtune.decision", str(decision.get("reason", ""))[:5000])
+    name, stage = artifact_metadata.get(REGISTRY_NAME_KEY), decision.get("stage")
+    if not promoted or not name or not stage:
+        return None
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    try:
+        version = mlflow.register_model(str(model_uri), str(name), tags={"zenml_model_version": zenml_version or ""})
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
+    client.set_registered_model_alias(str(name), str(stage), str(version.version))
+    logger.info("registered the promoted model in MLflow as %s version %s (alias %s)", name, version.version, stage)
+    return str(version.version)
 
 
 def log_model_metadata(metadata: Mapping[str, Any]) -> bool:

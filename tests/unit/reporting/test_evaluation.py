@@ -67,3 +67,54 @@ def test_model_version_metadata_carries_both_and_the_basis():
     assert metadata["decided_on"] == "gold" and metadata["gold_unmapped"] == 1 and metadata["gold_too_small"] is False
     assert set(metadata["gold_metrics"]) == {"base", "tuned"}
     assert "gold_base_ndcg@10" not in model_version_metadata(section(10, 0.5, 0.6, 0.1))
+
+
+def full_report() -> dict:
+    report = section(100, 0.80, 0.85, 0.05)
+    report["run"] = {"run_name": "embedtune_end_to_end-2026_12_01", "date": "2026-12-01 10:00 UTC",
+                     "pipeline": "embedtune_end_to_end", "base_model": "all-MiniLM-L6-v2", "corpus": "docs",
+                     "model_version": "embedtune:7"}
+    report["per_query"] = {"metric": "ndcg@10", "wins": 30, "ties": 60, "losses": 10, "worst": [], "best": [
+        {"query_id": "q1", "query": "how do I <resume>", "source": "docs/troubleshooting.md", "rank_base": 14,
+         "rank_tuned": 1, "base": 0.0, "tuned": 1.0}]}
+    report["baselines"] = {"bm25": {"metrics": {m: 0.42 for m in METRICS},
+                                    "tuned_gain": {"ndcg@10": {"gain": 0.43, "ci_low": 0.35, "ci_high": 0.5}}}}
+    return report
+
+
+def test_html_names_the_run_and_shows_bm25_and_per_query_outcomes():
+    page = to_html(full_report())
+    for text in ("embedtune_end_to_end-2026_12_01", "2026-12-01 10:00 UTC", "all-MiniLM-L6-v2", "embedtune:7"):
+        assert text in page
+    assert "bm25 (keywords)" in page and "tuned vs bm25: +0.4300 [+0.3500, +0.5000]" in page
+    assert "30 better</span>, 60 the same, <span class='dropped'>10 worse</span> of 100 queries" in page
+    assert "how do I &lt;resume&gt;" in page and "docs/troubleshooting.md" in page
+    assert "<td class='num'>14</td><td class='num'>1</td>" in page and "Most worsened: none." in page
+    assert "bm25 (keywords)" in format_table(full_report())
+
+
+def test_training_curves_are_drawn_from_a_log_history_and_their_absence_is_said():
+    history = [{"step": 1, "loss": 2.0}, {"step": 2, "eval_validation_cosine_ndcg@10": 0.4},
+               {"step": 3, "loss": 1.5}, {"step": 4, "eval_validation_cosine_ndcg@10": 0.5}]
+    page = to_html({**full_report(), "training": {"train_pairs": 300, "log_history": history}})
+    assert page.count("<polyline") == 2 and "training loss" in page and "validation NDCG@10" in page
+    plain = to_html({**full_report(), "training": {"train_pairs": 300, "best_validation_ndcg@10": 0.5}})
+    assert "No per-step curve" in plain and "300" in plain and "<polyline" not in plain
+
+
+def test_promotion_view_and_dashboard_metadata():
+    from embedtune.reporting.evaluation import dashboard_metadata, promotion_html
+
+    decision = {"promoted": False, "reason": "not promoted: gain +0.05 is not significant", "decided_on": "gold",
+                "stage": None, "incumbent": None}
+    view = promotion_html(decision, with_gold())
+    assert "Not promoted" in view and "not significant" in view and "<svg" in view
+    assert "-0.0200 [-0.0400, +0.0000]" in view  # the deciding (gold) queries' plot and table
+    promoted = promotion_html({**decision, "promoted": True, "stage": "staging", "incumbent": "3",
+                               "incumbent_stage": "staging"}, section(10, 0.5, 0.6, 0.1))
+    assert "Promoted to staging" in promoted and "version 3" in promoted
+    metadata = dashboard_metadata({**full_report(), "decided_on": "synthetic"})
+    assert metadata["test_tuned_ndcg@10"] == 0.85 and metadata["test_ndcg@10_gain_ci95"] == [0.03, 0.07]
+    assert metadata["test_queries_better_same_worse"] == [30, 60, 10] and metadata["test_bm25_ndcg@10"] == 0.42
+    assert metadata["decided_on"] == "synthetic" and "gold_queries" not in metadata
+    assert dashboard_metadata(with_gold())["gold_base_ndcg@10"] == 0.61
