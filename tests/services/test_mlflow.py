@@ -1,5 +1,6 @@
 """A real MLflow tracking server on loopback: `run.py stack setup` points a ZenML stack at it, the pipeline
-runs on that stack, and MLflow's own client reads back the metrics, params and the registered model."""
+runs on that stack, and MLflow's own client reads back the metrics, params, the promotion decision and the
+registry, which holds the model only if it was promoted, with the stage as its alias."""
 
 from __future__ import annotations
 
@@ -96,19 +97,58 @@ def test_training_metrics_params_and_test_metrics_reach_the_mlflow_server(tracke
     assert params["model.matryoshka_dims"] == "[64, 32]" and int(params["hardware.cpu_count"]) >= 1
 
 
-def test_the_tuned_model_is_registered_and_loads_from_the_registry(tracked_run, mlflow_server):
+def _tracked_mlflow_run(client, tracked_run):
+    (mlflow_run,) = client.search_runs([client.get_experiment_by_name("embedtune").experiment_id],
+                                       filter_string=f"attributes.run_name = '{tracked_run['result']['run_name']}'")
+    return mlflow_run
+
+
+def test_the_registry_holds_the_model_only_if_promoted_with_the_stage_as_its_alias(tracked_run, mlflow_server):
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=mlflow_server)
-    (version,) = client.search_model_versions(f"name='{MODEL_NAME}'")
-    run_ids = {r.info.run_id for r in client.search_runs(
-        [client.get_experiment_by_name("embedtune").experiment_id],
-        filter_string=f"attributes.run_name = '{tracked_run['result']['run_name']}'")}
-    assert version.run_id in run_ids and version.status == "READY"
+    mlflow_run = _tracked_mlflow_run(client, tracked_run)
+    promoted = mlflow_run.data.tags["embedtune.promoted"]
+    assert promoted in ("true", "false") and mlflow_run.data.tags["embedtune.decision"]
+    versions = client.search_model_versions(f"name='{MODEL_NAME}'")
+    if promoted == "true":
+        (version,) = versions
+        assert version.run_id == mlflow_run.info.run_id and version.status == "READY"
+        assert client.get_model_version_by_alias(MODEL_NAME, "staging").version == version.version
+    else:
+        assert versions == []  # logged on the run, never registered
+
+
+def test_promotions_register_versions_and_the_alias_follows_the_stage(tracked_run, mlflow_server):
+    """register_promoted on the model the pipeline logged: staging, then production for a second version
+    (the staging alias stays), then staging again moves that alias to the newest version."""
+    import mlflow
+
+    from embedtune.tracking import mlflow as tracking
+
+    client = mlflow.MlflowClient(tracking_uri=mlflow_server)
+    mlflow_run = _tracked_mlflow_run(client, tracked_run)
+    (logged,) = client.search_logged_models(experiment_ids=[mlflow_run.info.experiment_id],
+                                            filter_string=f"source_run_id = '{mlflow_run.info.run_id}'")
+    name = f"{MODEL_NAME}-aliases"
+    noted = {tracking.MODEL_URI_KEY: logged.model_uri, tracking.RUN_ID_KEY: mlflow_run.info.run_id,
+             tracking.REGISTRY_NAME_KEY: name}
+    assert tracking.register_promoted(noted, {"promoted": False, "reason": "no"}, "m:1", mlflow_server) is None
+    assert client.search_model_versions(f"name='{name}'") == []
+    staged = tracking.register_promoted(noted, {"promoted": True, "stage": "staging", "reason": "ok"}, "m:1",
+                                        mlflow_server)
+    produced = tracking.register_promoted(noted, {"promoted": True, "stage": "production", "reason": "ok"}, "m:2",
+                                          mlflow_server)
+    assert client.get_model_version_by_alias(name, "staging").version == staged
+    assert client.get_model_version_by_alias(name, "production").version == produced != staged
+    assert client.get_model_version(name, produced).tags["zenml_model_version"] == "m:2"
+    again = tracking.register_promoted(noted, {"promoted": True, "stage": "staging", "reason": "ok"}, "m:3",
+                                       mlflow_server)
+    assert client.get_model_version_by_alias(name, "staging").version == again
     mlflow.set_registry_uri(mlflow_server)
     mlflow.set_tracking_uri(mlflow_server)
     try:
-        model = mlflow.sentence_transformers.load_model(f"models:/{MODEL_NAME}/{version.version}")
+        model = mlflow.sentence_transformers.load_model(f"models:/{name}@production")
     finally:
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)

@@ -52,6 +52,14 @@ def test_sqlite_store_keeps_artifacts_beside_the_database_and_servers_choose_the
     assert tracking.local_artifact_location("http://127.0.0.1:5000") is None
 
 
+def test_nothing_is_registered_without_a_model_logged_to_mlflow(monkeypatch):
+    monkeypatch.delitem(sys.modules, "mlflow", raising=False)
+    decision = {"promoted": True, "stage": "staging", "reason": "promoted"}
+    assert tracking.register_promoted({}, decision) is None  # no tracker when training: no URI was noted
+    assert tracking.register_promoted({tracking.MODEL_URI_KEY: "models:/m-1"}, decision) is None  # nor a run
+    assert "mlflow" not in sys.modules
+
+
 def test_registry_name_defaults_to_the_zenml_model_and_can_be_turned_off():
     assert tracking.registry_name(TrackingConfig(), "embedtune-docs") == "embedtune-docs"
     assert tracking.registry_name(TrackingConfig(registered_model_name="mine"), "embedtune-docs") == "mine"
