@@ -304,3 +304,26 @@ def test_each_model_encodes_the_corpus_at_most_once_per_run_and_a_rerun_encodes_
     second = Client().get_pipeline_run(pipeline(config=config, corpus_fingerprint="once").id)
     assert output(second, "promote", "promotion").load()["incumbent"]  # it compared with the first run's model
     assert calls == []  # every vector came from the cache: nothing encoded
+
+
+def test_an_export_carries_the_card_with_test_results_and_decision_and_no_training_passage(end_to_end_runs, tmp_path):
+    from commands.support import export_model
+    from embedtune import publishing
+
+    run, _ = end_to_end_runs
+    folder = export_model(output(run, "train_embedder", "tuned_model"), str(tmp_path / "export"), run.name)
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    promotion = output(run, "promote", "promotion").load()
+    assert "library_name: sentence-transformers" in card and "Base model license:" in card
+    assert "Corpus: `" in card and "query-passage pairs per split" in card and "Queries written by:" in card
+    assert "held-out **test** queries" in card and "| 64 |" in card and "| 32 |" in card
+    assert ("promoted to `staging`" if promotion["promoted"] else "**not promoted**") in card
+    assert "sentence_transformers_model_id" not in card and "Unnamed Dataset" not in card
+    for split in ("train", "test"):
+        for pair in output(run, "split_by_document", split).load().to_dict("records"):
+            assert pair["positive"][:60] not in card and pair["query"] not in card
+    shown = output(run, "promote", "model_card").load()
+    assert shown.startswith("# ") and "library_name" not in shown
+    plan = [item.path_in_repo for item in publishing.upload_plan(folder, "acme/model")]
+    on_disk = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert plan == [name for name in on_disk if not name.startswith(".")] and "README.md" in plan
