@@ -1,4 +1,4 @@
-"""Retrieval metrics per query (so gains can be bootstrapped) and the paired bootstrap CI.
+"""Retrieval metrics per query (so gains can be bootstrapped) and the paired BCa bootstrap CI (scipy).
 
 Definitions follow BEIR / trec_eval: linear-gain NDCG@k, MRR@k (reciprocal rank of the first relevant
 hit within k), Recall@k, and MAP@k with average precision divided by the number of relevant documents.
@@ -53,19 +53,65 @@ def per_query_metrics(
     return {metric: np.array([row[metric] for row in rows]) for metric in METRICS}
 
 
+# Resamples (and jackknife rows) scored at a time: bounds memory to about BOOTSTRAP_BATCH x queries floats.
+BOOTSTRAP_BATCH = 200
+
+
+def _mean_difference(base: np.ndarray, tuned: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(tuned - base, axis=axis)
+
+
 def paired_bootstrap_ci(
     base: np.ndarray, tuned: np.ndarray, samples: int = 1000, seed: int = 42, level: float = 0.95
 ) -> dict[str, float]:
-    """Mean gain (tuned - base) and its percentile bootstrap CI, resampling queries in pairs."""
-    deltas = np.asarray(tuned, dtype=float) - np.asarray(base, dtype=float)
+    """Mean gain (tuned - base) over queries and its paired BCa bootstrap CI (`scipy.stats.bootstrap`).
+
+    Queries are resampled in pairs (`paired=True`: a query's base and tuned scores stay together). BCa
+    (bias-corrected and accelerated, Efron 1987) rather than the plain percentile interval: it corrects for the
+    bias and skew of the resampled means, and per-query NDCG differences are bounded and often skewed, on test
+    sets of 50-200 queries.
+
+    Args:
+        base, tuned: one score per query, aligned (same query at the same index).
+        samples: bootstrap resamples (`evaluation.bootstrap_samples`).
+        seed: the resampling seed: the same inputs and seed give the same interval.
+        level: confidence level of the two-sided interval.
+
+    Returns:
+        {"gain", "ci_low", "ci_high", "p_gain_le_zero"}: the mean difference, its interval, and the share of
+        resampled means at or below zero. Degenerate inputs never warn or raise: no queries gives zeros and
+        p 1.0; one query, or differences that are all equal, give the interval [gain, gain] (nothing varies to
+        resample) and p 1.0 or 0.0; a BCa interval that cannot be computed (scipy returns NaN when every
+        resample lands on one side of the estimate) falls back to the percentile interval of the same resamples.
+    """
+    import warnings
+
+    from scipy import stats
+
+    base = np.asarray(base, dtype=float)
+    tuned = np.asarray(tuned, dtype=float)
+    if base.shape != tuned.shape:
+        raise ValueError(f"base and tuned scores are not paired: shapes {base.shape} and {tuned.shape}")
+    deltas = tuned - base
     if deltas.size == 0:
         return {"gain": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_gain_le_zero": 1.0}
-    rng = np.random.default_rng(seed)
-    means = deltas[rng.integers(0, deltas.size, size=(samples, deltas.size))].mean(axis=1)
-    tail = (1 - level) / 2
+    gain = float(deltas.mean())
+    if deltas.size < 2 or np.ptp(deltas) <= 1e-12 * max(1.0, float(np.abs(deltas).max())):
+        return {"gain": gain, "ci_low": gain, "ci_high": gain, "p_gain_le_zero": float(gain <= 0)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy's DegenerateDataWarning / divide warnings: the NaN is handled below
+        result = stats.bootstrap(
+            (base, tuned), _mean_difference, paired=True, vectorized=True, method="BCa", n_resamples=samples,
+            confidence_level=level, batch=BOOTSTRAP_BATCH, rng=np.random.default_rng(seed),
+        )
+    means = result.bootstrap_distribution
+    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        tail = (1 - level) / 2
+        low, high = float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
     return {
-        "gain": float(deltas.mean()),
-        "ci_low": float(np.quantile(means, tail)),
-        "ci_high": float(np.quantile(means, 1 - tail)),
+        "gain": gain,
+        "ci_low": low,
+        "ci_high": high,
         "p_gain_le_zero": float((means <= 0).mean()),
     }

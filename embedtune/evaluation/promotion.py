@@ -5,6 +5,11 @@ Which queries decide (`decision_basis`): the gold queries (real, human-judged: `
 the run has a gold set big enough to decide (`evaluation.gold_min_queries`); otherwise the held-out
 synthetic queries, and the reason says so.
 
+The confidence intervals the rule reads are paired BCa bootstrap intervals over queries
+(`embedtune.evaluation.metrics.paired_bootstrap_ci`, scipy.stats.bootstrap). With fewer than
+`MIN_QUERIES_FOR_CI` deciding queries nothing can be resampled (the interval collapses onto the point
+estimate), so a gate that requires significance refuses to promote on them.
+
 1. `decide(report, config, incumbent)` is the rule itself, on numbers only (unit-tested without ZenML).
 2. `find_incumbent(model, stage)` finds the version to beat: production if any, else the one in `stage`.
 3. `versus_incumbent(...)` re-measures tuned against the incumbent on the deciding queries (gold or synthetic).
@@ -18,6 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from embedtune.config import PromotionConfig
 from embedtune.evaluation.benchmark import Benchmark, evaluate_models, full_dim
+
+# Fewer deciding queries than this cannot show a significant gain: the bootstrap has nothing to resample.
+MIN_QUERIES_FOR_CI = 2
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -69,6 +77,12 @@ def _rule(
     summary = _summary(gain)
     if gain["gain"] <= config.min_ndcg_gain:
         return False, f"not promoted: {summary} does not exceed promotion.min_ndcg_gain={config.min_ndcg_gain}"
+    queries = report.get("n_queries")
+    if config.require_significant and isinstance(queries, int) and queries < MIN_QUERIES_FOR_CI:
+        return False, (
+            f"not promoted: {summary} rests on {queries} query, too few for a confidence interval "
+            f"(at least {MIN_QUERIES_FOR_CI}; promotion.require_significant)"
+        )
     if config.require_significant and gain["ci_low"] <= 0:
         return False, f"not promoted: {summary} is not significant (promotion.require_significant)"
     if incumbent is None:

@@ -37,3 +37,20 @@ def test_promotion_must_also_beat_the_incumbent_version():
     assert promoted is True and "replacing version 3" in reason
     promoted, reason = decide(report_with(0.03, 0.01, 0.05), config, worse)
     assert promoted is False and "but not the current production version 3" in reason
+
+
+def test_a_single_deciding_query_is_never_significant():
+    """One query gives a zero-width interval (nothing to resample): the gate must not read it as significant."""
+    import numpy as np
+
+    from embedtune.config import PromotionConfig
+    from embedtune.evaluation.metrics import paired_bootstrap_ci
+    from embedtune.evaluation.promotion import decide
+
+    gain = paired_bootstrap_ci(np.array([0.2]), np.array([0.9]))
+    assert gain["ci_low"] > 0  # the interval alone would pass the gate
+    report = {"n_queries": 1, "models": {"tuned": {"384": {}}}, "gains": {"tuned": {"384": {"ndcg@10": gain}}}}
+    promoted, reason = decide(report, PromotionConfig())
+    assert promoted is False and "rests on 1 query, too few for a confidence interval" in reason
+    assert decide(report, PromotionConfig(require_significant=False))[0] is True
+    assert decide({**report, "n_queries": 30}, PromotionConfig())[0] is True
