@@ -83,7 +83,7 @@ class ApiServer(http.server.ThreadingHTTPServer):
 
 
 class _Handler(JSONHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         server: ApiServer = self.server  # type: ignore[assignment]
         provider = server.provider
         body = self.read_json()

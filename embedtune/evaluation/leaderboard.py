@@ -134,7 +134,7 @@ def api_encoder(embedder: Any) -> Encoder:
         middle = time.perf_counter()
         corpus_embeddings = embedder.encode(corpus, document_prompt, input_type="document")
         return Encoded(query_embeddings, corpus_embeddings, middle - started, time.perf_counter() - middle,
-                       embedder.entry.max_seq_length, embedder.prompt_tokens, embedder.cost_usd, embedder.requests)
+                       embedder.max_seq_length, embedder.prompt_tokens, embedder.cost_usd, embedder.requests)
 
     return run
 

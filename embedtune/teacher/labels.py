@@ -81,7 +81,7 @@ def build_teacher(model: SentenceTransformer, chunks: Sequence[dict[str, Any]], 
         embedder.check_budget([p["query"] for p in held_out], texts)
         corpus_vectors = embedder.encode(texts, input_type="document")
 
-        def encode_queries(queries: Sequence[str]) -> np.ndarray:  # noqa: F811 - the API's, not the base's
+        def encode_queries(queries: Sequence[str]) -> np.ndarray:  # the API's, not the base's
             if not len(queries):
                 return np.zeros((0, corpus_vectors.shape[1]), dtype=np.float32)
             return embedder.encode(queries, input_type="query")

@@ -14,7 +14,8 @@ models need for good retrieval: this client uses the native API.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from embedtune.models.api.base import ApiEmbedder, InputType
 from embedtune.models.api.transport import Endpoint
@@ -26,7 +27,7 @@ class CohereEmbedder(ApiEmbedder):
     key_envs = ("CO_API_KEY", "COHERE_API_KEY")
     max_batch = 96
     max_batch_tokens = 100_000
-    input_types = {"query": "search_query", "document": "search_document"}
+    input_types: ClassVar[Mapping[str, str]] = {"query": "search_query", "document": "search_document"}
     source = "https://docs.cohere.com/reference/embed"
 
     def endpoint(self) -> Endpoint:

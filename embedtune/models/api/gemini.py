@@ -13,7 +13,8 @@ Limits: at most 100 requests per batch, 2,048 tokens per text. Tokens are estima
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from embedtune.models.api.base import ApiEmbedder, InputType
 from embedtune.models.api.transport import Endpoint
@@ -25,7 +26,7 @@ class GeminiEmbedder(ApiEmbedder):
     key_envs = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     max_batch = 100
     max_batch_tokens = 100 * 2048
-    input_types = {"query": "RETRIEVAL_QUERY", "document": "RETRIEVAL_DOCUMENT"}
+    input_types: ClassVar[Mapping[str, str]] = {"query": "RETRIEVAL_QUERY", "document": "RETRIEVAL_DOCUMENT"}
     source = "https://ai.google.dev/api/embeddings"
 
     @property

@@ -21,7 +21,6 @@ from __future__ import annotations
 import email.utils
 import json
 import random
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -177,7 +176,7 @@ def post_json(
                 raise failure from None
             last = f"{status}: {message}"
             wait = retry_after_seconds(error.headers)
-        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as error:
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
             reason = getattr(error, "reason", error)
             last = redact(f"{type(error).__name__}: {reason}", secrets)
         if attempt == policy.max_retries:

@@ -12,7 +12,8 @@ summed over them: we stay under the smallest.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from embedtune.models.api.base import ApiEmbedder, InputType
 from embedtune.models.api.transport import Endpoint
@@ -24,7 +25,7 @@ class VoyageEmbedder(ApiEmbedder):
     key_envs = ("VOYAGE_API_KEY",)
     max_batch = 1000
     max_batch_tokens = 60_000  # half the smallest per-request limit (120K): our count is an estimate
-    input_types = {"query": "query", "document": "document"}
+    input_types: ClassVar[Mapping[str, str]] = {"query": "query", "document": "document"}
     source = "https://docs.voyageai.com/reference/embeddings-api"
 
     def endpoint(self) -> Endpoint:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -76,7 +77,7 @@ def recording(embedder):
 
 @pytest.mark.parametrize("provider", list(PROVIDERS))
 def test_each_client_sends_its_apis_types_batches_and_counts_tokens_and_cost(provider, monkeypatch, caplog):
-    spec, key_env, query_type, document_type, _ = PROVIDERS[provider]
+    spec, _, query_type, document_type, _ = PROVIDERS[provider]
     with serve(provider) as server:
         point_at(monkeypatch, provider, server)
         embedder = api_embedder(spec, ApiSettings(batch_size=3))
@@ -316,7 +317,7 @@ def test_an_api_embedder_as_the_teachers_dense_half(monkeypatch):
     from embedtune.teacher.labels import build_teacher
 
     class Student:  # build_teacher reads only the student's prompts and device here
-        prompts: dict[str, str] = {}
+        prompts: ClassVar[dict[str, str]] = {}
         device = "cpu"
 
     chunks = [{"chunk_id": key, "doc_id": key, "text": text, "position": 0} for key, text in CORPUS.items()]
