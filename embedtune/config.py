@@ -203,6 +203,14 @@ class ModelConfig(_Section):
         None, description="Default: $EMBEDTUNE_EMBEDDING_CACHE, else ~/.cache/embedtune/embeddings."
     )
     embedding_cache_gb: float = Field(2.0, gt=0, description="Least recently used vectors go beyond this size.")
+    trust_remote_code: bool = Field(
+        False, description="Run the Python code a model ships in its folder (NV-Embed-v2 and "
+        "snowflake-arctic-embed-m-v2.0 need it); only for models you trust.",
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="dtype of the weights; auto: float32, except bfloat16 (float16 on GPUs without bf16) "
+        "for models of 1B+ parameters on a CUDA GPU.",
+    )
 
     @model_validator(mode="after")
     def _dims_positive_descending(self) -> ModelConfig:
@@ -231,6 +239,16 @@ class TrainingConfig(_Section):
     tf32: bool = Field(True, description="TF32 matmuls on Ampere+ GPUs (faster fp32 parts).")
     gpus: int = Field(1, ge=1, description=">1: the training step runs under accelerate on all GPUs of its machine.")
     checkpoint_dir: str | None = Field(None, description="Keep checkpoints here to resume after a crash.")
+    lora: bool = Field(False, description="Train LoRA adapters instead of every weight (merged into the saved model).")
+    lora_r: int = Field(16, gt=0, description="LoRA rank.")
+    lora_alpha: int = Field(32, gt=0, description="LoRA scaling numerator (scale = lora_alpha / lora_r).")
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_target_modules: list[str] | None = Field(
+        None, description="Module names to adapt (e.g. [q_proj, v_proj]); None: every linear layer.",
+    )
+    gradient_checkpointing: bool = Field(False, description="Recompute activations in backward: less memory, ~30% slower.")
+    memory_check: bool = Field(True, description="Refuse before training when the estimated memory exceeds the device's.")
+    progress_bar: bool | None = Field(None, description="Training progress bar; None: when stderr is a terminal.")
 
 
 class EvaluationConfig(_Section):

