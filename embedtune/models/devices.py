@@ -1,8 +1,9 @@
-"""Where models run: device auto-detection, mixed-precision flags, TF32, and freeing accelerator memory.
+"""Where models run: device auto-detection, weight dtype, mixed-precision flags, TF32, memory.
 
 The same config runs on a laptop CPU, an Apple GPU (MPS), one CUDA GPU or several: `model.device: auto`
 picks CUDA, then MPS, then CPU; `training.precision: auto` picks bf16 on Ampere or newer, fp16 on older
-CUDA GPUs and fp32 elsewhere (mixed precision on CPU/MPS is slower or unsupported in the Trainer).
+CUDA GPUs and fp32 elsewhere (mixed precision on CPU/MPS is slower or unsupported in the Trainer);
+`model.dtype: auto` loads weights in fp32 except 1B+ models on a CUDA GPU (bf16, else fp16).
 """
 
 from __future__ import annotations
@@ -73,6 +74,49 @@ def precision_flags(precision: str, device: str, tf32: bool = True) -> dict[str,
     elif precision in ("auto", "fp16"):
         flags["fp16"] = True
     return flags
+
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+LARGE_MODEL_PARAMETERS = 1_000_000_000  # from here on, `model.dtype: auto` loads half-precision weights on a GPU
+
+
+def resolve_dtype(setting: str, device: str, parameters: int | None) -> str:
+    """The dtype weights load in, for `model.dtype` on `device` ('float32', 'bfloat16' or 'float16').
+
+    auto: float32 for models under `LARGE_MODEL_PARAMETERS` (or of unknown size) and on CPU/MPS, where
+    fp32 master weights plus the Trainer's mixed precision train best and half-precision matmuls are slow or
+    missing; for a 1B+ model on a CUDA GPU, bfloat16 where the GPU has it, else float16 (half the memory;
+    such models train with LoRA, see `embedtune.training.trainer`). An explicit dtype is used as given,
+    except bfloat16 on a CUDA GPU without bf16, which is an error.
+    """
+    if setting not in DTYPES:
+        raise EmbedtuneError(f"model.dtype must be one of {', '.join(DTYPES)}, not '{setting}'")
+    if setting == "bfloat16" and device.startswith("cuda") and not supports_bf16(device):
+        raise EmbedtuneError("model.dtype is bfloat16 but this GPU has no bf16 support; use float16 or auto")
+    if setting != "auto":
+        return setting
+    if not device.startswith("cuda") or not parameters or parameters < LARGE_MODEL_PARAMETERS:
+        return "float32"
+    return "bfloat16" if supports_bf16(device) else "float16"
+
+
+def bytes_per_parameter(dtype: str) -> int:
+    return 4 if dtype == "float32" else 2
+
+
+def available_memory_bytes(device: str) -> int:
+    """Memory a new allocation can use on `device`: free GPU memory plus what this process already holds
+    there (its own model counts in the estimates), or, on CPU and MPS (unified memory), available RAM."""
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        index = torch.device(device).index
+        index = torch.cuda.current_device() if index is None else index
+        free, _total = torch.cuda.mem_get_info(index)
+        return int(free + torch.cuda.memory_reserved(index))
+    import psutil
+
+    return int(psutil.virtual_memory().available)
 
 
 def enable_tf32(enabled: bool, device: str) -> None:

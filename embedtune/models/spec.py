@@ -23,7 +23,9 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -49,6 +51,9 @@ class ModelSpec:
     license: str = "unknown"
     commercial_use: bool = True
     entry: CatalogEntry | None = None  # the catalog entry, when the catalog knows the model
+    needs_remote_code: bool = False  # runs Python code from its folder: loads only with trust_remote_code
+    pooling: str = ""  # the family's pooling for a bare transformers folder (no modules.json); "" = the default
+    parameters: int | None = None  # from the weight files' headers, else the catalog; None when unknown
 
     @property
     def prompts(self) -> dict[str, str]:
@@ -79,6 +84,38 @@ def shipped_prompts(folder: Path | None) -> tuple[str, str]:
     query = prompts.get("query") or ""
     document = prompts.get("document") or prompts.get("passage") or prompts.get("corpus") or ""
     return str(query), str(document)
+
+
+def folder_needs_remote_code(folder: Path | None) -> bool:
+    """Whether a model folder maps its architecture to code it ships (`auto_map` in config.json)."""
+    if folder is None or not (folder / "config.json").is_file():
+        return False
+    try:
+        return bool(json.loads((folder / "config.json").read_text()).get("auto_map"))
+    except (OSError, ValueError):
+        return False
+
+
+def parameter_count(folder: Path | None) -> int | None:
+    """Parameters in a folder's safetensors files (the folder and its module subfolders), read from the
+    files' JSON headers only; None when there are none (or one is unreadable)."""
+    if folder is None:
+        return None
+    files = sorted({*folder.glob("*.safetensors"), *folder.glob("*/*.safetensors")})
+    if not files:
+        return None
+    total = 0
+    try:
+        for file in files:
+            with file.open("rb") as handle:
+                (size,) = struct.unpack("<Q", handle.read(8))
+                if size > 100_000_000:
+                    return None
+                header = json.loads(handle.read(size))
+            total += sum(math.prod(t["shape"]) for key, t in header.items() if key != "__metadata__")
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return None
+    return total
 
 
 def card_matryoshka_dims(folder: Path | None) -> tuple[int, ...]:
@@ -132,6 +169,9 @@ def resolve_spec(name_or_path: str, query_prompt: str = "", document_prompt: str
         license=entry.license if entry else "unknown",
         commercial_use=entry.commercial_use if entry else True,
         entry=entry,
+        needs_remote_code=bool(entry and entry.trust_remote_code) or folder_needs_remote_code(folder),
+        pooling=entry.pooling if entry else "",
+        parameters=parameter_count(folder) or (int(entry.parameters * 1e9) if entry and entry.parameters else None),
     )
 
 
