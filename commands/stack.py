@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from commands.options import REPO_ROOT
+from commands.options import REPO_ROOT, config_option, corpus_option
 
 
 def _print_stack(info: dict) -> None:
@@ -55,6 +55,30 @@ def show_command() -> None:
     from embedtune.tracking import stack as tracking
 
     _print_stack(tracking.describe_stack())
+
+
+@stack.command("image")
+@config_option
+@corpus_option
+def image_command(config_path: str, corpus: str | None) -> None:
+    """What the config's container image installs on the active stack: the pyproject extras derived from the
+    config and the stack, HF_HUB_OFFLINE, and every requirement ZenML's image builder would install (no Docker)."""
+    from commands import support
+    from embedtune.tracking import images
+
+    support.ensure_zenml_store()
+    config, options = support.prepare(config_path, corpus, needs_corpus=False)
+    docker = (options.get("settings") or {}).get("docker")
+    if not docker:
+        click.echo(f"{config_path} has no settings.docker: it runs without an image (a local orchestrator).")
+        return
+    click.echo(f"Extras: {', '.join(images.required_extras(config, images.active_stack_flavors())) or '(none)'}")
+    for key, value in sorted(docker.get("environment", {}).items()):
+        click.echo(f"ENV {key}={value}")
+    if docker.get("apt_packages"):
+        click.echo(f"apt: {' '.join(docker['apt_packages'])}")
+    for name, content in images.image_requirements(docker):
+        click.echo(f"--- {name}\n{content.strip()}")
 
 
 @click.command("dashboard")

@@ -21,10 +21,12 @@ from embedtune.models.catalog import is_api_spec
 from embedtune.models.loading import check_matryoshka_dims
 from embedtune.models.paths import resolve_model
 from embedtune.reporting.evaluation import format_table, headline, to_html
+from embedtune.tracking import images
 from embedtune.util.io import export_directory, point_latest, run_output_dir, write_json
 from embedtune.util.redact import fields_with_url_credentials, redact, redact_url
 
 OUTPUT_DIR = Path("outputs")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def prepare(config_path: str, corpus: str | None, needs_corpus: bool) -> tuple[EmbedtuneConfig, dict[str, Any]]:
@@ -35,12 +37,15 @@ def prepare(config_path: str, corpus: str | None, needs_corpus: bool) -> tuple[E
     if corpus:
         config.ingest.corpus = corpus
     if needs_corpus:
-        ingest.check_corpus(config.ingest)
-    check_matryoshka_dims(config.model.base_model, config.model.matryoshka_dims)
-    own_limit = model_max_tokens(config.model.base_model)
-    model_tokens = min(config.model.max_seq_length, own_limit or config.model.max_seq_length)
-    config.chunking = fit_to_model(config.chunking, model_tokens, config.model.base_model)
-    return config, options
+        ingest.check_corpus(config.ingest)  # a remote URI (s3://...) is read only inside load_documents
+    if images.base_model_checked_here(config, options, PROJECT_ROOT):
+        check_matryoshka_dims(config.model.base_model, config.model.matryoshka_dims)
+        own_limit = model_max_tokens(config.model.base_model)
+        model_tokens = min(config.model.max_seq_length, own_limit or config.model.max_seq_length)
+        config.chunking = fit_to_model(config.chunking, model_tokens, config.model.base_model)
+    else:
+        logger.info("base model %s is read inside the steps: not checked here", config.model.base_model)
+    return config, images.submission_options(config, options, PROJECT_ROOT)  # image extras, remote corpus
 
 
 def model_max_tokens(name_or_path: str) -> int | None:

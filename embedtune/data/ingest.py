@@ -22,10 +22,11 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 
 from embedtune import EmbedtuneError, logger
 from embedtune.config import IngestConfig
+from embedtune.util import remote
 from embedtune.util.fingerprint import files_fingerprint
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*\n", re.DOTALL)
@@ -57,7 +58,7 @@ def display_name(text: str) -> str:
         return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def _without_nul_rows(data: bytes, path: Path, counts: Counter) -> bytes:
+def _without_nul_rows(data: bytes, path: PurePath, counts: Counter) -> bytes:
     """JSONL: drop (and count) the lines holding NUL bytes; a file where most lines do is binary."""
     lines = data.split(b"\n")
     bad = sum(b"\x00" in line for line in lines)
@@ -68,7 +69,7 @@ def _without_nul_rows(data: bytes, path: Path, counts: Counter) -> bytes:
     return b"\n".join(line for line in lines if b"\x00" not in line)
 
 
-def _decode(data: bytes, path: Path) -> str:
+def _decode(data: bytes, path: PurePath) -> str:
     if b"\x00" in data[:8192]:
         raise SkipFile("binary")
     try:
@@ -83,14 +84,14 @@ def _decode(data: bytes, path: Path) -> str:
         return text
 
 
-def _markdown(text: str, path: Path) -> tuple[str, str]:
+def _markdown(text: str, path: PurePath) -> tuple[str, str]:
     text = _FRONT_MATTER.sub("", text, count=1)
     text = _HTML_TAG.sub(" ", text)  # docs sites embed HTML widgets in markdown; keep their text only
     heading = _MD_HEADING.search(text)
     return (heading.group(1).strip() if heading else path.stem.replace("-", " ")), text
 
 
-def _html(text: str, path: Path) -> tuple[str, str]:
+def _html(text: str, path: PurePath) -> tuple[str, str]:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(text, "html.parser")
@@ -102,7 +103,7 @@ def _html(text: str, path: Path) -> tuple[str, str]:
     return title or path.stem, body
 
 
-def _pdf(data: bytes, path: Path) -> tuple[str, str]:
+def _pdf(data: bytes, path: PurePath) -> tuple[str, str]:
     import io
 
     from pypdf import PdfReader
@@ -117,7 +118,7 @@ def _pdf(data: bytes, path: Path) -> tuple[str, str]:
     return str(title), text
 
 
-def _jsonl_rows(text: str, path: Path, config: IngestConfig, counts: Counter) -> Iterator[dict[str, str]]:
+def _jsonl_rows(text: str, path: PurePath, config: IngestConfig, counts: Counter) -> Iterator[dict[str, str]]:
     for line_number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -145,16 +146,25 @@ def _jsonl_rows(text: str, path: Path, config: IngestConfig, counts: Counter) ->
         }
 
 
-def _read_file(path: Path, root: Path, config: IngestConfig, counts: Counter) -> list[dict[str, str]]:
-    size = path.stat().st_size
+def _check_size(size: int, config: IngestConfig) -> None:
     if size == 0:
         raise SkipFile("empty")
     if size > config.max_file_mb * 1024 * 1024:
         raise SkipFile(f"larger than ingest.max_file_mb={config.max_file_mb:g}")
+
+
+def _read_file(path: Path, root: Path, config: IngestConfig, counts: Counter) -> list[dict[str, str]]:
+    _check_size(path.stat().st_size, config)
     data = path.read_bytes()
-    suffix = path.suffix.lower()
     relative = display_name(str(path.relative_to(root)) if path != root else path.name)
-    path = Path(display_name(str(path)))  # titles and messages below use the decoded name
+    return _parse_file(data, Path(display_name(str(path))), relative, config, counts)
+
+
+def _parse_file(
+    data: bytes, path: PurePath, relative: str, config: IngestConfig, counts: Counter
+) -> list[dict[str, str]]:
+    """Rows of one file's bytes; `path` (its decoded name) gives titles and messages, `relative` the source."""
+    suffix = path.suffix.lower()
     if suffix == ".pdf":
         title, text = _pdf(data, path)
         return [{"source": relative, "title": title, "text": text}]
@@ -242,8 +252,8 @@ def _load_hf_dataset(spec: str, config: IngestConfig) -> list[dict[str, str]]:
 def corpus_fingerprint(config: IngestConfig) -> str:
     """Hash of the corpus files' paths, sizes and modification times: changes when a document does,
     so ZenML's cache (which does not read files) re-ingests edited corpora and reuses unchanged ones."""
-    if config.corpus.startswith("hf:"):
-        return config.corpus
+    if config.corpus.startswith("hf:") or remote.is_remote(config.corpus):
+        return config.corpus  # read only inside the step: the CLI turns load_documents' cache off for a URI
     root = Path(config.corpus).expanduser()
     if not root.exists():
         return "missing"
@@ -255,6 +265,9 @@ def _raw_rows(config: IngestConfig, result: IngestResult) -> Iterator[dict[str, 
     if config.corpus.startswith("hf:"):
         result.files_seen = 1
         yield from _load_hf_dataset(config.corpus, config)
+        return
+    if remote.is_remote(config.corpus):
+        yield from _remote_rows(config, result)
         return
     root = Path(config.corpus).expanduser()
     if not root.exists():
@@ -272,6 +285,25 @@ def _raw_rows(config: IngestConfig, result: IngestResult) -> Iterator[dict[str, 
             logger.warning("skipped %s: cannot read (%s)", display_name(str(path)), error.strerror or error)
 
 
+def _remote_rows(config: IngestConfig, result: IngestResult) -> Iterator[dict[str, str]]:
+    """Rows of the files under a remote URI (`s3://bucket/prefix`, `gs://...`, `az://...`, `hf://...`): the
+    same formats, exclusions, size limit and skip counts as a local folder; listing or access failures are
+    one `EmbedtuneError` line (`embedtune.util.remote`)."""
+    fs, root = remote.filesystem(config.corpus)
+    for item in remote.list_files(fs, root, config.corpus, config.extensions):
+        if any(fnmatch.fnmatch(item.relative, pattern) for pattern in config.exclude):
+            continue
+        result.files_seen += 1
+        try:
+            _check_size(item.size, config)
+            data = remote.read_bytes(fs, item.path, config.corpus)
+            for row in _parse_file(data, PurePosixPath(item.path), item.relative, config, result.skipped):
+                yield {key: display_name(value) for key, value in row.items()}
+        except SkipFile as reason:
+            result.skipped[str(reason)] += 1
+            logger.warning("skipped %s: %s", item.relative, reason)
+
+
 def _nothing_usable(config: IngestConfig, result: IngestResult) -> EmbedtuneError:
     details = ", ".join(f"{n} {reason}" for reason, n in result.skipped.items()) or "no matching files"
     return EmbedtuneError(
@@ -282,8 +314,8 @@ def _nothing_usable(config: IngestConfig, result: IngestResult) -> EmbedtuneErro
 
 def check_corpus(config: IngestConfig) -> None:
     """Fail fast, before a pipeline starts, when not a single usable document exists (stops at the first)."""
-    if config.corpus.startswith("hf:"):
-        return
+    if config.corpus.startswith("hf:") or remote.is_remote(config.corpus):
+        return  # read inside the load_documents step, never on the submitting machine
     root = Path(config.corpus).expanduser()
     if root.is_dir() and not any(path.is_file() for path in root.rglob("*")):
         raise EmbedtuneError(f"corpus folder {root} is empty; add documents ({' '.join(config.extensions)})")
