@@ -7,7 +7,13 @@ Workflow:
    query; `margin_mse` = MarginMSELoss on the teacher's margins (rows from `embedtune.teacher.labels`);
    `mnrl+margin_mse` = both, their datasets taking turns.
 3. Validation: query -> chunk retrieval NDCG@10 decides the best checkpoint (never the test split).
-4. Train with a fixed seed; fp16/bf16 only on a GPU that supports it.
+4. Large models: `training.lora` trains LoRA adapters only (`embedtune.training.lora`; merged into the
+   weights afterwards, so the result saves as a plain model), `training.gradient_checkpointing` trades
+   compute for activation memory, and the memory the run needs is estimated first
+   (`embedtune.training.memory`): a run that cannot fit the device is refused with a setting that fits.
+5. Train with a fixed seed; fp16/bf16 only on a GPU that supports it. A progress bar when stderr is a
+   terminal (`training.progress_bar`), and one log line per training log and per evaluation
+   (`embedtune.training.progress`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from embedtune.config import ModelConfig, TrainingConfig
 from embedtune.models.devices import enable_tf32, peak_memory_gb, precision_flags, reset_peak_memory
 from embedtune.models.encoding import model_prompts
 from embedtune.models.loading import embedding_dimension
+from embedtune.training import memory, progress
+from embedtune.training.lora import add_lora, merge_lora
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -147,10 +155,28 @@ def _checkpoint_run_dir(config: TrainingConfig, model_config: ModelConfig, datas
     another's optimizer state."""
     from embedtune.training.checkpoints import run_directory
 
-    settings = config.model_dump(exclude={"checkpoint_dir"})
+    settings = config.model_dump(exclude={"checkpoint_dir", "progress_bar", "memory_check"})
     data = {name: dataset.to_dict() for name, dataset in datasets.items()}
     return run_directory(config.checkpoint_dir, settings, model_config.model_dump(), data,
                          sorted(str(p.get("id")) for p in validation))
+
+
+def prepare_parameters(model: SentenceTransformer, config: TrainingConfig) -> int:
+    """Make `model` ready to train as `config` says: LoRA adapters added (everything else frozen) or every
+    weight trainable. Returns the trainable parameters. Full fine-tuning of bf16/fp16 weights is refused:
+    half-precision rounding swallows updates at fine-tuning learning rates (and fp16 master weights break
+    the Trainer's gradient scaling)."""
+    half = sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.element_size() == 2
+                   and p.is_floating_point()})
+    if config.lora:
+        return add_lora(model, config)
+    if half:
+        raise EmbedtuneError(
+            f"full fine-tuning needs float32 weights, but the model loaded in {', '.join(half)} (model.dtype): "
+            "set training.lora: true (adapters train in fp32 on top of the half-precision weights), or "
+            "model.dtype: float32"
+        )
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def train_embedder(
@@ -162,7 +188,12 @@ def train_embedder(
     config: TrainingConfig,
     callbacks: Sequence[Any] = (),
 ) -> TrainingResult:
-    """`callbacks`: extra transformers TrainerCallbacks (e.g. embedtune.tracking.mlflow's metrics callback)."""
+    """Fine-tune `model` in place and return it with the run's metrics.
+
+    `callbacks`: extra transformers TrainerCallbacks (e.g. embedtune.tracking.mlflow's metrics callback).
+    With `config.lora` the returned model has its adapters merged: every weight is a plain weight again.
+    Raises EmbedtuneError before training when the data, the Matryoshka dims or the device's memory cannot
+    work (full fine-tuning of half-precision weights included: it needs LoRA or float32 weights)."""
     from datasets import DatasetDict
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.training_args import BatchSamplers, MultiDatasetBatchSamplers
@@ -182,6 +213,9 @@ def train_embedder(
     precision = precision_flags(config.precision, device, config.tf32)  # bf16 on Ampere+, fp16 older GPUs, else fp32
     enable_tf32(precision["tf32"], device)
     batch_size = min(config.batch_size, len(one_row_per_query(train)))
+    trainable = prepare_parameters(model, config)
+    shape = memory.training_shape(model, config, batch_size, device, precision["bf16"] or precision["fp16"])
+    estimate = memory.check_training_memory(shape, config, batch_size, model_config.base_model)
     evaluator = validation_evaluator(validation, chunks, config, query_prompt, document_prompt)
 
     # 2. Losses (config.loss), each in MatryoshkaLoss; one dataset per loss.
@@ -192,6 +226,7 @@ def train_embedder(
 
     steps_per_epoch = max(1, math.ceil(rows / batch_size))
     eval_steps = max(1, steps_per_epoch // config.evals_per_epoch)
+    show_bar = progress.show_progress_bar(config.progress_bar)
     output_dir = str(_checkpoint_run_dir(config, model_config, datasets, validation)) if config.checkpoint_dir \
         else tempfile.mkdtemp(prefix="embedtune-train-")
     prompts = {"anchor": query_prompt, "positive": document_prompt}
@@ -220,13 +255,17 @@ def train_embedder(
         prompts={key: value for key, value in prompts.items() if value} or None,
         report_to="none",  # tracking goes through ZenML's experiment tracker, not HF callbacks
         dataloader_num_workers=0,
-        disable_tqdm=True,
+        disable_tqdm=not show_bar,
+        gradient_checkpointing=config.gradient_checkpointing,  # non-reentrant: works with frozen (LoRA) inputs
+        gradient_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
         **precision,
     )
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
         callbacks=list(callbacks) or None,
     )
+    summary = progress.TrainingSummary(VALIDATION_NAME, args.metric_for_best_model)
+    progress.install(trainer, summary, show_bar)
     # 3. Train (resumes from the newest checkpoint when a checkpoint_dir from a crashed run exists).
     resume = latest_checkpoint(output_dir) if config.checkpoint_dir else None
     if resume:
@@ -234,11 +273,14 @@ def train_embedder(
     reset_peak_memory(device)
     started = time.perf_counter()
     try:
-        output = trainer.train(resume_from_checkpoint=resume)
+        with progress.quiet_evaluator(evaluator):
+            output = trainer.train(resume_from_checkpoint=resume)
     finally:
         if not config.checkpoint_dir:  # the best checkpoint is in memory now; nothing is left behind in /tmp
             shutil.rmtree(output_dir, ignore_errors=True)
     seconds = time.perf_counter() - started
+    if config.lora:
+        merge_lora(model)  # plain weights again: saves and loads as an ordinary SentenceTransformer
     metrics = {
         "train_pairs": len(one_row_per_query(train)),
         "train_rows": {name: len(dataset) for name, dataset in datasets.items()},
@@ -251,6 +293,11 @@ def train_embedder(
         "global_steps": int(output.global_step),
         "device": device,
         "precision": "bf16" if precision["bf16"] else "fp16" if precision["fp16"] else "fp32",
+        "weights_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+        "lora": config.lora,
+        "trainable_parameters": trainable,
+        "gradient_checkpointing": config.gradient_checkpointing,
+        "estimated_memory_gb": round(estimate.total / memory.GIB, 3),
     }
     if device.startswith("cuda"):
         metrics["peak_gpu_memory_gb"] = peak_memory_gb()

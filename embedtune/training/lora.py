@@ -1,0 +1,86 @@
+"""LoRA adapters for large models: added before training, merged into the weights after it.
+
+Only the adapters (rank `training.lora_r` on every linear layer, or `training.lora_target_modules`) get
+gradients and optimizer state, so a 4B-8B model trains in a fraction of full fine-tuning's memory, and
+its base weights may stay in bf16/fp16 (`model.dtype`); the adapters train in fp32 (peft's default).
+After training, `merge_lora` folds each adapter into its base layer and removes peft's wrappers: the
+saved model is a plain sentence-transformers directory that `SentenceTransformer(path)` loads without
+peft and without the base model.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from embedtune import EmbedtuneError, logger
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from embedtune.config import TrainingConfig
+
+
+def _transformers_model(model: SentenceTransformer):
+    first = model[0] if len(model) else None
+    inner = getattr(model, "transformers_model", None) or getattr(first, "auto_model", None)
+    if inner is None:
+        raise EmbedtuneError("training.lora needs a model whose first module is a transformers model")
+    return inner
+
+
+def add_lora(model: SentenceTransformer, config: TrainingConfig) -> int:
+    """Add a trainable LoRA adapter to `model` (in place); returns its number of trainable parameters.
+
+    Everything else is frozen. Raises EmbedtuneError when peft is not installed (`pip install
+    'embedtune[lora]'`) or the model has no transformers backbone."""
+    try:
+        from peft import LoraConfig
+    except ImportError:
+        raise EmbedtuneError("training.lora needs peft: pip install 'embedtune[lora]' (or peft)") from None
+    inner = _transformers_model(model)
+    lora = LoraConfig(
+        r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, bias="none",
+        target_modules=list(config.lora_target_modules) if config.lora_target_modules else "all-linear",
+    )
+    try:
+        inner.add_adapter(lora)
+    except ValueError as error:  # e.g. target modules that the architecture does not have
+        raise EmbedtuneError(f"training.lora could not adapt this model: {error}") from None
+    for parameter in model.parameters():  # peft gives adapters the base layer's dtype; they train in fp32
+        if parameter.requires_grad and parameter.is_floating_point() and parameter.element_size() < 4:
+            parameter.data = parameter.data.float()
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    logger.info("LoRA r=%d alpha=%d: %d of %d parameters train (%.2f%%)", config.lora_r, config.lora_alpha,
+                trainable, total, 100 * trainable / max(total, 1))
+    return trainable
+
+
+def has_lora(model: SentenceTransformer) -> bool:
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    return any(isinstance(module, BaseTunerLayer) for module in model.modules())
+
+
+def merge_lora(model: SentenceTransformer) -> int:
+    """Fold every LoRA adapter of `model` into its base weights and drop peft's wrappers (in place); every
+    weight is trainable again and `model.save` writes full weights, no adapter. Returns the layers merged."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    inner = _transformers_model(model)
+    merged = 0
+    for name, module in list(inner.named_modules()):
+        if not isinstance(module, BaseTunerLayer):
+            continue
+        module.merge(safe_merge=True)
+        parent_name, _, child = name.rpartition(".")
+        parent = inner.get_submodule(parent_name) if parent_name else inner
+        setattr(parent, child, module.get_base_layer())
+        merged += 1
+    inner._hf_peft_config_loaded = False
+    if "peft_config" in vars(inner):
+        del inner.peft_config
+    for parameter in model.parameters():
+        parameter.requires_grad_(True)
+    logger.info("merged %d LoRA layers into the base weights", merged)
+    return merged
