@@ -45,6 +45,9 @@ def curate() -> None:
 @click.option("--latest", is_flag=True, help="Push the latest generated pairs artifact; generate nothing.")
 def push(config_path: str, corpus: str | None, no_cache: bool, latest: bool) -> None:
     """Generate the pairs (cached when unchanged) and push them to Argilla for review."""
+    if latest and corpus:
+        raise click.BadOptionUsage("corpus", "--corpus has no effect with --latest, which pushes the pairs already "
+                                   "generated (drop --latest to generate them from this corpus)")
     from embedtune.data.ingest import corpus_fingerprint
 
     config, options = support.prepare(config_path, corpus, needs_corpus=not latest)

@@ -1,4 +1,4 @@
-"""Options shared by several commands, declared once: `--config`, `--corpus`, `--no-cache`, `--export-dir`."""
+"""Options shared by several commands, declared once: `--config`, `--corpus`, `--no-cache`, `--export-dir`, `--output`."""
 
 from __future__ import annotations
 
@@ -18,8 +18,19 @@ no_cache_option = click.option("--no-cache", is_flag=True, help="Re-run every st
 export_dir_option = click.option("--export-dir", type=click.Path(file_okay=False), help="Write the tuned model here.")
 
 
-def training_options(function: Callable) -> Callable:
-    """The options of the training commands (run / generate / finetune), in help order."""
-    for option in (export_dir_option, no_cache_option, corpus_option, config_option):
-        function = option(function)
-    return function
+def options(*declared: Callable) -> Callable[[Callable], Callable]:
+    """Apply `declared` options to a command in help order (click applies decorators bottom-up)."""
+
+    def apply(function: Callable) -> Callable:
+        for option in reversed(declared):
+            function = option(function)
+        return function
+
+    return apply
+
+
+# Each training command takes only the options it uses: `generate` makes no model (no --export-dir), and
+# `finetune` reads the latest generated pairs, not documents (no --corpus).
+run_options = options(config_option, corpus_option, no_cache_option, export_dir_option)
+generate_options = options(config_option, corpus_option, no_cache_option)
+finetune_options = options(config_option, no_cache_option, export_dir_option)

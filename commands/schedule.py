@@ -20,6 +20,9 @@ from embedtune.scheduling import build_schedule, check_schedulable
 @corpus_option
 def schedule(cron: str, pipeline_name: str, name: str | None, config_path: str, corpus: str | None) -> None:
     """Create a ZenML Schedule on the active stack (refused on orchestrators that cannot schedule)."""
+    if corpus and pipeline_name == "finetune":
+        raise click.BadOptionUsage("corpus", "--corpus has no effect with --pipeline finetune, which trains on the "
+                                   "latest generated pairs (schedule `generate` with the corpus instead)")
     the_schedule = build_schedule(cron, name)  # a bad cron fails before anything else
     support.ensure_zenml_store()  # before `import pipelines`, which already talks to the store
     from zenml.client import Client

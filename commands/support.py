@@ -242,29 +242,79 @@ def write_run_reports(report: dict[str, Any], run_name: str, root: Path = OUTPUT
     return html_path, json_path
 
 
-def summarise_training_run(run: Any, export_dir: str | None) -> None:
+def summarise_training_run(run: Any, export_dir: str | None, config: EmbedtuneConfig | None = None) -> None:
+    """After a training pipeline: the metric tables, the headline, then `embedtune.reporting.summary.end_summary`
+    (decision, significant dimensions, what to try next, where the model is) and the report paths."""
+    import click
+
+    from embedtune.reporting.summary import end_summary
+
     run = _fresh(run)
     if run is None:
         logger.info("the pipeline was scheduled; it will run on the orchestrator")
         return
-    print(f"\nPipeline run: {run.name} ({run.status.value})")
+    click.echo(f"\nPipeline run: {run.name} ({run.status.value})")
     if "evaluate" not in run.steps:
         triplets = _output(run, "mine_negatives", "training_triplets")
-        print(f"Training pairs: artifact 'training_triplets' version {triplets.version} ({triplets.uri})")
-        print("Next: python run.py finetune")
+        click.echo(f"Training pairs: artifact 'training_triplets' version {triplets.version} ({triplets.uri})")
+        click.echo("Next: read a sample (python run.py samples), then python run.py finetune")
         return
     model_artifact = _output(run, "train_embedder", "tuned_model")
     report = _output(run, "evaluate", "evaluation_report").load()
     promotion = _output(run, "promote", "promotion").load()
     report["promotion"] = promotion
     html_path, json_path = write_run_reports(report, run.name)
-    print(format_table(report))
-    print("\n" + headline(report, promotion))  # synthetic and gold NDCG@10, and which queries decided
-    print(f"Tuned model (artifact, a SentenceTransformer directory): {model_artifact.uri}")
-    if export_dir:
-        print(f"Tuned model exported to: {export_model(model_artifact, export_dir, run.name)}")
-    print(f"Report: {html_path.resolve()} and {json_path.resolve()} (newest run: {OUTPUT_DIR / 'latest'})")
-    print("Dashboard: run `make dashboard` (zenml login --local), then open the run above.")
+    click.echo(format_table(report))
+    click.echo("\n" + headline(report, promotion))  # synthetic and gold NDCG@10, and which queries decided
+    exported = export_model(model_artifact, export_dir, run.name) if export_dir else None
+    for line in end_summary(report, promotion, str(model_artifact.uri), exported, config):
+        click.echo(line)
+    click.echo(f"Report: {html_path.resolve()} and {json_path.resolve()} (newest run: {OUTPUT_DIR / 'latest'})")
+    click.echo("Dashboard: run `make dashboard` (zenml login --local), then open the run above.")
+
+
+def log_run_estimate(config: EmbedtuneConfig, trains: bool) -> None:
+    """Log once, before the pipeline starts, how long the run should take (`embedtune.reporting.summary`): the
+    corpus's chunk count, and this machine's generation speed from an earlier run with the same generator,
+    else the measured default. Best effort: a failure here is logged at debug level and the run goes on."""
+    import time
+
+    from embedtune.reporting import summary
+
+    started = time.perf_counter()
+    try:
+        from embedtune.data.ingest import load_documents
+        from embedtune.models.loading import load_tokenizer
+
+        documents = load_documents(config.ingest).documents
+        chunks = summary.count_chunks(documents, load_tokenizer(config.model.base_model), config.chunking)
+        estimate = summary.estimate_run(
+            chunks, config, summary.measured_speed(_generation_records(), config.generation), _trains_on_gpu(config),
+            trains,
+        )
+    except Exception as error:  # noqa: BLE001 - an estimate must never stop a run; the run reports real errors
+        logger.debug("no run-time estimate: %s: %s", type(error).__name__, error)
+        return
+    logger.info("%s", estimate.describe())
+    logger.debug("estimate took %.1f s", time.perf_counter() - started)
+
+
+def _generation_records(limit: int = 20) -> list[dict[str, Any]]:
+    """The metadata of the newest `synthetic_pairs` versions (what `generate_queries` logged), newest first."""
+    from zenml.client import Client
+
+    versions = Client().list_artifact_versions(name="synthetic_pairs", sort_by="desc:created", size=limit)
+    return [dict(version.run_metadata or {}) for version in versions.items]
+
+
+def _trains_on_gpu(config: EmbedtuneConfig) -> bool:
+    if config.model.device.startswith("cuda"):
+        return True
+    if config.model.device != "auto":
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def summarise_benchmark_run(run: Any, output: str | None) -> None:
@@ -279,21 +329,61 @@ def summarise_benchmark_run(run: Any, output: str | None) -> None:
         print(f"Metrics written to {write_json(report, output).resolve()}")
 
 
-def write_samples(count: int, seed: int, output: str, command: str) -> Path:
-    """Sample the latest `synthetic_pairs` (marking what `filter_pairs` kept) into a markdown file."""
+def zenml_model_name(config_path: str) -> str | None:
+    """The ZenML Model a run config's runs are versions of (its top-level `model.name`), None without one."""
+    _, options = load_run_config(config_path)
+    model = options.get("model")
+    return str(model["name"]) if isinstance(model, dict) and model.get("name") else None
+
+
+def latest_pairs(model_name: str | None) -> Any:
+    """The newest `synthetic_pairs` artifact version made in a run of the ZenML Model `model_name` (any run when
+    None). No pairs at all is ZenML's own KeyError (`commands.errors` names the command to run); pairs only of
+    other models is an EmbedtuneError naming them."""
+    from zenml.client import Client
+
+    client = Client()
+    if model_name is None:
+        return client.get_artifact_version("synthetic_pairs")
+    found = client.list_artifact_versions(name="synthetic_pairs", model=model_name, sort_by="desc:created", size=1)
+    if found.items:
+        return found.items[0]
+    client.get_artifact_version("synthetic_pairs")  # none at all: the KeyError the CLI explains
+    raise EmbedtuneError(
+        f"no generated pairs of the ZenML model '{model_name}' (model.name in the run config) yet; generated pairs "
+        "exist for other models: pass their run config with --config, or run `python run.py generate --config ...`"
+    )
+
+
+def _step_output(run: Any, step: str, name: str) -> Any | None:
+    try:
+        return _output(run, step, name)
+    except (KeyError, IndexError):
+        return None
+
+
+def write_samples(count: int, seed: int, output: str | None, command: str, model_name: str | None = None) -> Path:
+    """Sample the latest `synthetic_pairs` of `model_name` (`latest_pairs`) into a markdown file, marking the pairs
+    `filter_pairs` kept in the same run and naming each passage's source from that run's chunks; `output`
+    defaults to `outputs/<that run>/samples.md`."""
     from zenml.client import Client
 
     from embedtune.reporting.samples import pairs_markdown
     from embedtune.util.frames import to_records
 
     client = Client()
-    pairs_artifact = client.get_artifact_version("synthetic_pairs")
-    kept = {row["id"] for row in to_records(client.get_artifact_version("filtered_pairs").load())}
+    pairs_artifact = latest_pairs(model_name)
+    run = client.get_pipeline_run(pairs_artifact.producer_pipeline_run_id)
+    filtered = _step_output(run, "filter_pairs", "filtered_pairs") or client.get_artifact_version("filtered_pairs")
+    documents = _step_output(run, "load_documents", "documents") or client.get_artifact_version("documents")
+    chunks = _step_output(run, "chunk_documents", "chunks")
+    kept = {row["id"] for row in to_records(filtered.load())}
     pairs = to_records(pairs_artifact.load())
-    source = str(client.get_artifact_version("documents").run_metadata.get("corpus", "the latest corpus"))
-    path = Path(output)
+    source = str(documents.run_metadata.get("corpus", "the latest corpus"))
+    path = Path(output) if output else run_output_dir(OUTPUT_DIR, run.name) / "samples.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(pairs_markdown(pairs, kept, count, seed, command, source), encoding="utf-8")
+    text = pairs_markdown(pairs, kept, count, seed, command, source, to_records(chunks.load()) if chunks else None)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
