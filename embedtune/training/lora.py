@@ -6,11 +6,19 @@ its base weights may stay in bf16/fp16 (`model.dtype`); the adapters train in fp
 After training, `merge_lora` folds each adapter into its base layer and removes peft's wrappers: the
 saved model is a plain sentence-transformers directory that `SentenceTransformer(path)` loads without
 peft and without the base model.
+
+Adapters go in with peft's own `inject_adapter_in_model` rather than transformers' `add_adapter` (which
+sentence-transformers' `model.add_adapter` calls): transformers 5.x's integration demands a peft newer
+than the registry has. So checkpoints carry the adapters in a file of their own (`ADAPTER_FILE`,
+written by `AdapterCheckpoints`), which `load_adapter_state` puts back for the best model and on resume.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from transformers import TrainerCallback
 
 from embedtune import EmbedtuneError, logger
 
@@ -18,6 +26,8 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from embedtune.config import TrainingConfig
+
+ADAPTER_FILE = "embedtune-lora.safetensors"
 
 
 def _transformers_model(model: SentenceTransformer):
@@ -34,7 +44,7 @@ def add_lora(model: SentenceTransformer, config: TrainingConfig) -> int:
     Everything else is frozen. Raises EmbedtuneError when peft is not installed (`pip install
     'embedtune[lora]'`) or the model has no transformers backbone."""
     try:
-        from peft import LoraConfig
+        from peft import LoraConfig, inject_adapter_in_model
     except ImportError:
         raise EmbedtuneError("training.lora needs peft: pip install 'embedtune[lora]' (or peft)") from None
     inner = _transformers_model(model)
@@ -42,8 +52,10 @@ def add_lora(model: SentenceTransformer, config: TrainingConfig) -> int:
         r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, bias="none",
         target_modules=list(config.lora_target_modules) if config.lora_target_modules else "all-linear",
     )
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
     try:
-        inner.add_adapter(lora)
+        inject_adapter_in_model(lora, inner)
     except ValueError as error:  # e.g. target modules that the architecture does not have
         raise EmbedtuneError(f"training.lora could not adapt this model: {error}") from None
     for parameter in model.parameters():  # peft gives adapters the base layer's dtype; they train in fp32
@@ -77,10 +89,63 @@ def merge_lora(model: SentenceTransformer) -> int:
         parent = inner.get_submodule(parent_name) if parent_name else inner
         setattr(parent, child, module.get_base_layer())
         merged += 1
-    inner._hf_peft_config_loaded = False
     if "peft_config" in vars(inner):
         del inner.peft_config
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     logger.info("merged %d LoRA layers into the base weights", merged)
     return merged
+
+
+def adapter_state(model: SentenceTransformer) -> dict:
+    """The adapter weights (every `lora_` parameter of the transformers model), by name."""
+    inner = _transformers_model(model)
+    return {name: parameter.detach() for name, parameter in inner.named_parameters() if "lora_" in name}
+
+
+def save_adapter_state(model: SentenceTransformer, folder: str | Path) -> Path:
+    from safetensors.torch import save_file
+
+    path = Path(folder) / ADAPTER_FILE
+    save_file({name: tensor.contiguous().cpu() for name, tensor in adapter_state(model).items()}, str(path))
+    return path
+
+
+def load_adapter_state(model: SentenceTransformer, folder: str | Path) -> None:
+    """Put the adapters saved in checkpoint `folder` back into `model`; every adapter must be there."""
+    from safetensors.torch import load_file
+
+    path = Path(folder) / ADAPTER_FILE
+    if not path.is_file():
+        raise EmbedtuneError(f"checkpoint {folder} has no LoRA adapters ({ADAPTER_FILE}); it is not from a LoRA run")
+    state = load_file(str(path))
+    missing = set(adapter_state(model)) - set(state)
+    if missing:
+        raise EmbedtuneError(f"checkpoint {folder} lacks {len(missing)} of this model's LoRA tensors (other settings?)")
+    inner = _transformers_model(model)
+    device = next(inner.parameters()).device
+    inner.load_state_dict({name: tensor.to(device) for name, tensor in state.items()}, strict=False)
+
+
+class AdapterCheckpoints(TrainerCallback):
+    """Writes the adapters into each checkpoint folder the Trainer saves (see `load_adapter_state`)."""
+
+    def __init__(self, model: SentenceTransformer) -> None:
+        self.model = model
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if folder.is_dir():
+            save_adapter_state(self.model, folder)
+
+
+def trainer_class(base: type) -> type:
+    """`base` (SentenceTransformerTrainer) whose checkpoint loading (the best model at the end, resuming)
+    puts the adapters back instead of reloading the folder as a model."""
+
+    class LoraTrainer(base):  # type: ignore[misc, valid-type]
+        def _load_from_checkpoint(self, checkpoint_path, *args, **kwargs):
+            load_adapter_state(self.model, checkpoint_path)
+            logger.info("LoRA adapters loaded from %s", Path(checkpoint_path).name)
+
+    return LoraTrainer

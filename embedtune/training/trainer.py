@@ -33,8 +33,7 @@ from embedtune.config import ModelConfig, TrainingConfig
 from embedtune.models.devices import enable_tf32, peak_memory_gb, precision_flags, reset_peak_memory
 from embedtune.models.encoding import model_prompts
 from embedtune.models.loading import embedding_dimension
-from embedtune.training import memory, progress
-from embedtune.training.lora import add_lora, merge_lora
+from embedtune.training import lora, memory, progress
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -161,6 +160,16 @@ def _checkpoint_run_dir(config: TrainingConfig, model_config: ModelConfig, datas
                          sorted(str(p.get("id")) for p in validation))
 
 
+def checkpointing_arguments(enabled: bool, arguments_class: type) -> dict[str, Any]:
+    """Training arguments for gradient checkpointing, non-reentrant (it works with LoRA's frozen inputs), under
+    the name this transformers has (`activation_checkpointing` since 5.x, `gradient_checkpointing` before)."""
+    if not enabled:
+        return {}
+    fields = getattr(arguments_class, "__dataclass_fields__", {})
+    name = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+    return {name: True, f"{name}_kwargs": {"use_reentrant": False}}
+
+
 def prepare_parameters(model: SentenceTransformer, config: TrainingConfig) -> int:
     """Make `model` ready to train as `config` says: LoRA adapters added (everything else frozen) or every
     weight trainable. Returns the trainable parameters. Full fine-tuning of bf16/fp16 weights is refused:
@@ -169,7 +178,7 @@ def prepare_parameters(model: SentenceTransformer, config: TrainingConfig) -> in
     half = sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.element_size() == 2
                    and p.is_floating_point()})
     if config.lora:
-        return add_lora(model, config)
+        return lora.add_lora(model, config)
     if half:
         raise EmbedtuneError(
             f"full fine-tuning needs float32 weights, but the model loaded in {', '.join(half)} (model.dtype): "
@@ -256,13 +265,14 @@ def train_embedder(
         report_to="none",  # tracking goes through ZenML's experiment tracker, not HF callbacks
         dataloader_num_workers=0,
         disable_tqdm=not show_bar,
-        gradient_checkpointing=config.gradient_checkpointing,  # non-reentrant: works with frozen (LoRA) inputs
-        gradient_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
+        **checkpointing_arguments(config.gradient_checkpointing, SentenceTransformerTrainingArguments),
         **precision,
     )
-    trainer = SentenceTransformerTrainer(
+    trainer_class = lora.trainer_class(SentenceTransformerTrainer) if config.lora else SentenceTransformerTrainer
+    extra = [lora.AdapterCheckpoints(model)] if config.lora else []
+    trainer = trainer_class(
         model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
-        callbacks=list(callbacks) or None,
+        callbacks=[*callbacks, *extra] or None,
     )
     summary = progress.TrainingSummary(VALIDATION_NAME, args.metric_for_best_model)
     progress.install(trainer, summary, show_bar)
@@ -280,7 +290,7 @@ def train_embedder(
             shutil.rmtree(output_dir, ignore_errors=True)
     seconds = time.perf_counter() - started
     if config.lora:
-        merge_lora(model)  # plain weights again: saves and loads as an ordinary SentenceTransformer
+        lora.merge_lora(model)  # plain weights again: saves and loads as an ordinary SentenceTransformer
     metrics = {
         "train_pairs": len(one_row_per_query(train)),
         "train_rows": {name: len(dataset) for name, dataset in datasets.items()},
