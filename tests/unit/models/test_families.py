@@ -131,7 +131,8 @@ def test_a_remote_code_model_loads_only_when_trusted_and_fine_tunes_with_lora(
 def test_a_folder_that_ships_sentence_transformers_modules_keeps_its_own_pooling(family_model, monkeypatch):
     """The catalog's family pooling is only for bare folders: BGE-M3's is CLS, and a shipped config that
     says mean wins over it."""
-    from embedtune.models import catalog, spec as specs
+    from embedtune.models import catalog
+    from embedtune.models import spec as specs
 
     folder = family_model("modernbert")  # ships Pooling(mean)
     entry = catalog.lookup("BAAI/bge-m3")
@@ -150,3 +151,24 @@ def test_on_a_gpu_lora_trains_a_bf16_qwen3_with_gradient_checkpointing(family_mo
     result = fine_tune(model, lora=True, name=name, gradient_checkpointing=True)
     assert result.metrics["device"].startswith("cuda") and result.metrics["gradient_checkpointing"] is True
     assert result.metrics["peak_gpu_memory_gb"] > 0 and time.perf_counter() - started < 120
+
+
+def test_every_open_family_is_ranked_by_compare_and_scored_by_evaluate(family_model, monkeypatch):
+    """compare and evaluate load each family under its catalog name: its prompts, pooling and dims apply."""
+    from embedtune.evaluation import leaderboard as compare
+    from embedtune.evaluation.benchmark import Benchmark, evaluate_models, load_models
+    from embedtune.models import loading, paths
+    from tests.unit.samples import CORPUS, QRELS, QUERIES
+
+    folders = {STANDS_FOR[f]: family_model(f) for f in ("qwen3", "modernbert", "xlm-roberta", "bert")}
+    original = paths.resolve_model
+    monkeypatch.setattr(paths, "resolve_model", lambda name: folders.get(name) or original(name))
+    monkeypatch.setattr(loading, "resolve_model", lambda name: folders.get(name) or original(name))
+    names = list(folders)
+    board = compare.compare_candidates(names, QUERIES, CORPUS, QRELS, compare.CompareSettings(
+        bootstrap_samples=100, precisions=("float32",)))
+    assert {c["spec"] for c in board["candidates"]} == set(names)
+    assert all(0.0 <= row["ndcg@10"] <= 1.0 for row in board["rows"])
+    report = evaluate_models(load_models(names), Benchmark(dict(QUERIES), dict(CORPUS), dict(QRELS)), dims=[32])
+    assert set(report["models"]) == set(names)
+    assert all(0.0 <= report["models"][name]["32"]["ndcg@10"] <= 1.0 for name in names)
