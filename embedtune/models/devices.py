@@ -51,6 +51,14 @@ def supports_bf16(device: str) -> bool:
     return device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
+def cpu_supports_bf16() -> bool:
+    """Native bf16 matmuls on this CPU (AVX512-BF16 or AMX tiles); emulated bf16 would be slower than fp32."""
+    import torch
+
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, probe, lambda: False)()) for probe in probes)
+
+
 def is_ampere_or_newer(device: str) -> bool:
     import torch
 
@@ -61,7 +69,14 @@ def is_ampere_or_newer(device: str) -> bool:
 
 
 def precision_flags(precision: str, device: str, tf32: bool = True) -> dict[str, bool]:
-    """Trainer flags for `training.precision` on `device`: fp16/bf16 autocast only on CUDA."""
+    """Trainer flags for `training.precision` on `device`: fp16/bf16 autocast on CUDA; on a CPU, bf16 autocast
+    when asked for explicitly and the CPU has native bf16 (AVX512-BF16 or AMX: 1.65x the fp32 step speed of
+    MiniLM on 2 EPYC cores, benchmarks/README.md); `auto` stays fp32 on a CPU."""
+    if device == "cpu" and precision == "bf16":
+        if cpu_supports_bf16():
+            return {"fp16": False, "bf16": True, "tf32": False}
+        logger.warning("training.precision=bf16: this CPU has no native bf16 (AVX512-BF16/AMX); training in fp32")
+        return {"fp16": False, "bf16": False, "tf32": False}
     if not device.startswith("cuda"):
         if precision in ("fp16", "bf16"):
             logger.warning("training.precision=%s needs a CUDA GPU; training in fp32 on %s", precision, device)

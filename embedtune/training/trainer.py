@@ -65,10 +65,30 @@ def training_columns(pairs: Sequence[dict[str, Any]], use_negatives: bool, seed:
 
 
 def distillation_columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
-    """anchor/positive/negative/label columns of the teacher-labelled rows (`embedtune.teacher.labels`)."""
-    rows = [row for row in rows if row.get("negative") and row.get("label") is not None]
-    return {"anchor": [r["query"] for r in rows], "positive": [r["positive"] for r in rows],
-            "negative": [r["negative"] for r in rows], "label": [float(r["label"]) for r in rows]}
+    """One row per query for MarginMSELoss: anchor, positive, negative_1..negative_k and `label`, the list of
+    the teacher's k margins (`embedtune.teacher.labels` gives a pair one row per negative).
+
+    The query and its positive are encoded once for all k negatives (k = the most negatives any query
+    kept); a query the teacher left fewer negatives repeats its own in turn. Rows without a negative or
+    label are skipped. With one negative per query the columns are anchor/positive/negative_1/label.
+    """
+    grouped: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("negative") and row.get("label") is not None:
+            grouped.setdefault(row.get("id", id(row)), []).append(row)
+    k = max((len(group) for group in grouped.values()), default=0)
+    columns: dict[str, list[Any]] = {"anchor": [], "positive": [],
+                                     **{f"negative_{i + 1}": [] for i in range(k)}, "label": []}
+    for group in grouped.values():
+        columns["anchor"].append(group[0]["query"])
+        columns["positive"].append(group[0]["positive"])
+        labels = []
+        for i in range(k):
+            row = group[i % len(group)]
+            columns[f"negative_{i + 1}"].append(row["negative"])
+            labels.append(float(row["label"]))
+        columns["label"].append(labels)
+    return columns
 
 
 def one_row_per_query(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -239,8 +259,8 @@ def train_embedder(
     output_dir = str(_checkpoint_run_dir(config, model_config, datasets, validation)) if config.checkpoint_dir \
         else tempfile.mkdtemp(prefix="embedtune-train-")
     prompts = {"anchor": query_prompt, "positive": document_prompt}
-    if any("negative" in dataset.column_names for dataset in datasets.values()):
-        prompts["negative"] = document_prompt
+    for dataset in datasets.values():  # negative / negative_1..negative_k are passages too
+        prompts.update({column: document_prompt for column in dataset.column_names if column.startswith("negative")})
     args = SentenceTransformerTrainingArguments(
         output_dir=output_dir,
         num_train_epochs=config.epochs,
@@ -296,7 +316,8 @@ def train_embedder(
         "train_rows": {name: len(dataset) for name, dataset in datasets.items()},
         "loss": config.loss,
         "validation_pairs": len(validation),
-        "uses_negatives": any("negative" in dataset.column_names for dataset in datasets.values()),
+        "uses_negatives": any(column.startswith("negative") for dataset in datasets.values()
+                              for column in dataset.column_names),
         "train_seconds": round(seconds, 2),
         "train_pairs_per_second": round(rows * config.epochs / seconds, 3),
         "train_loss": float(output.training_loss),
