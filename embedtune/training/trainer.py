@@ -287,6 +287,7 @@ def train_embedder(
         disable_tqdm=not show_bar,
         **checkpointing_arguments(config.gradient_checkpointing, SentenceTransformerTrainingArguments),
         **precision,
+        **({"use_cpu": True} if device == "cpu" and precision["bf16"] else {}),  # CPU autocast: transformers asks
     )
     trainer_class = lora.trainer_class(SentenceTransformerTrainer) if config.lora else SentenceTransformerTrainer
     extra = [lora.AdapterCheckpoints(model)] if config.lora else []

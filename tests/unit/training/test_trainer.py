@@ -183,3 +183,22 @@ def test_training_without_a_checkpoint_dir_leaves_nothing_in_the_temp_folder(tin
                    ModelConfig(base_model=tiny_model_dir, matryoshka_dims=[64, 32]),
                    TrainingConfig(epochs=1, batch_size=8, mini_batch_size=4))
     assert not [p.name for p in temp.iterdir() if p.name.startswith("embedtune-train-")]
+
+
+def test_bf16_autocast_trains_on_a_cpu_with_native_bf16(tiny_model_dir):
+    from sentence_transformers import SentenceTransformer
+
+    from embedtune.models.devices import cpu_supports_bf16
+
+    if not cpu_supports_bf16():
+        pytest.skip("this CPU has no native bf16 (AVX512-BF16/AMX)")
+    model = SentenceTransformer(tiny_model_dir, device="cpu")
+    before = model.encode(["what about neutron stars"])
+    result = train_embedder(
+        model, teacher_rows(make_pairs(16)), [], chunks_for(make_pairs(16)),
+        ModelConfig(base_model=tiny_model_dir, matryoshka_dims=[64, 32]),
+        TrainingConfig(epochs=1, batch_size=8, mini_batch_size=4, learning_rate=1e-3, loss="mnrl+margin_mse",
+                       precision="bf16"),
+    )
+    assert result.metrics["precision"] == "bf16" and np.isfinite(result.metrics["train_loss"])
+    assert not np.allclose(before, result.model.encode(["what about neutron stars"]))
