@@ -23,6 +23,18 @@ def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[t
         yield from walk(subcommand, (*path, name))
 
 
+@pytest.fixture(autouse=True)
+def no_pipeline_work(monkeypatch):
+    """Every command here must stop before the ZenML store is opened: a flag accepted by mistake would
+    otherwise start a real pipeline (minutes of query generation) inside the unit tests."""
+    from commands import support
+
+    def refuse() -> None:
+        raise AssertionError("the command got as far as opening the ZenML store")
+
+    monkeypatch.setattr(support, "ensure_zenml_store", refuse)
+
+
 ALL_COMMANDS = [(" ".join(path) or "(group)", command) for path, command in walk(cli)]
 
 
