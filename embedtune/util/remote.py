@@ -136,7 +136,7 @@ def filesystem(uri: str, use_stack: bool = True) -> tuple[Any, str]:
     try:
         from fsspec.core import url_to_fs
 
-        return url_to_fs(uri)
+        return url_to_fs(uri, skip_instance_cache=True)  # credentials as the environment holds them now
     except Exception as error:  # noqa: BLE001 - ImportError for a missing s3fs/gcsfs/adlfs among others
         raise remote_error(uri, error, "open") from None
 

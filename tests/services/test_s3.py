@@ -1,0 +1,247 @@
+"""A real S3-compatible server on loopback (moto in server mode, with IAM authentication on) registered as a
+ZenML S3 artifact store: `run.py run --corpus s3://...` runs the tiny end-to-end pipeline with the corpus read
+from the bucket inside `load_documents` and every artifact written to the bucket; the tuned model loads from
+the bucket; a missing bucket and wrong credentials are one clear error line, and the secret key is printed and
+stored nowhere.
+
+Credentials come only from the documented environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_DEFAULT_REGION, AWS_ENDPOINT_URL); the artifact store's registration holds the endpoint, never a key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import PROJECT_ROOT, write_corpus
+from tests.services.zenml_env import free_port, run, wait_for_http, zenml_env
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+
+BUCKET = "embedtune-ci"
+MODEL_NAME = "embedtune-services-s3"
+REGION = "us-east-1"
+ARTIFACT_NAMES = ["documents", "chunks", "synthetic_pairs", "filtered_pairs", "training_triplets", "tuned_model",
+                  "evaluation_report"]
+# moto checks credentials after this many requests: enough to create the CI user and its key unauthenticated.
+UNAUTHENTICATED_REQUESTS = 3
+ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+REGISTER_STACK = """
+import sys
+from zenml.client import Client
+from zenml.enums import StackComponentType as T
+client = Client()
+print(client.active_stack_model.id)  # the default stack
+client.create_stack_component("ci_s3", "s3", T.ARTIFACT_STORE,
+                              {"path": sys.argv[1], "client_kwargs": {"endpoint_url": sys.argv[2]}})
+stack = client.create_stack("ci_s3_stack", components={T.ORCHESTRATOR: "default", T.ARTIFACT_STORE: "ci_s3"})
+client.activate_stack(stack.id)
+print(stack.id)
+"""
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory):
+    """moto's S3-compatible server on 127.0.0.1, authentication enforced after the CI user exists."""
+    folder = tmp_path_factory.mktemp("s3-server")
+    port = free_port()
+    log = open(folder / "server.log", "w")  # noqa: SIM115 - closed below, after the server stops
+    env = {**zenml_env(folder / "unused"), "INITIAL_NO_AUTH_ACTION_COUNT": str(UNAUTHENTICATED_REQUESTS)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, cwd=folder, env=env, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/moto-api/", timeout=120, process=server)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def aws_env(s3_server) -> dict[str, str]:
+    """The documented variables, with a key pair the server knows (an IAM user allowed everything)."""
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=s3_server, region_name=REGION, aws_access_key_id="bootstrap",
+                       aws_secret_access_key="bootstrap")
+    iam.create_user(UserName="embedtune-ci")
+    key = iam.create_access_key(UserName="embedtune-ci")["AccessKey"]
+    iam.put_user_policy(UserName="embedtune-ci", PolicyName="all", PolicyDocument=ALLOW_ALL)
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+            "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": s3_server}
+
+
+def s3_client(aws_env: dict[str, str]):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=aws_env["AWS_ENDPOINT_URL"], region_name=REGION,
+                        aws_access_key_id=aws_env["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=aws_env["AWS_SECRET_ACCESS_KEY"])
+
+
+def bucket_keys(aws_env: dict[str, str], prefix: str = "") -> dict[str, int]:
+    pages = s3_client(aws_env).get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return {item["Key"]: item["Size"] for page in pages for item in page.get("Contents", [])}
+
+
+def tiny_run_config(folder: Path, model: str) -> Path:
+    """The services tests' tiny setup (tests/services/tiny_pipeline.py) as a run config: heuristic generator,
+    2-layer random BERT, one short epoch."""
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump({
+        "enable_cache": False,
+        "model": {"name": MODEL_NAME},
+        "parameters": {
+            "chunking": {"chunk_tokens": 48, "overlap_tokens": 8},
+            "generation": {"backend": "heuristic", "queries_per_chunk": 2},
+            "model": {"base_model": model, "matryoshka_dims": [64, 32]},
+            "training": {"epochs": 1, "batch_size": 8, "mini_batch_size": 4, "learning_rate": 1e-3},
+            "split": {"validation_fraction": 0.2, "test_fraction": 0.34},
+            "evaluation": {"bootstrap_samples": 100},
+        },
+    }), encoding="utf-8")
+    return path
+
+
+def run_script(text: str, args: list[str], env: dict[str, str], home: Path) -> list[str]:
+    """A Python script run from a file in `home` (ZenML takes the main module's folder as the source root, which
+    `python -c` has not); its output lines."""
+    script = home / "script.py"
+    script.write_text(text, encoding="utf-8")
+    return run([sys.executable, str(script), *args], env, home, timeout=300).strip().splitlines()
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 400) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(PROJECT_ROOT / "run.py"), *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def s3_run(aws_env, tmp_path_factory):
+    """Bucket with the corpus under corpus/, a ZenML stack whose artifact store is s3://bucket/zenml, then
+    `run.py run --corpus s3://bucket/corpus` on it."""
+    from tests.services.tiny_pipeline import tiny_model
+
+    home = tmp_path_factory.mktemp("s3-zenml")
+    client = s3_client(aws_env)
+    client.create_bucket(Bucket=BUCKET)
+    corpus = write_corpus(home / "corpus")
+    for path in sorted(corpus.iterdir()):
+        client.upload_file(str(path), BUCKET, f"corpus/{path.name}")
+    config = tiny_run_config(home, tiny_model(home / "model"))
+    env = zenml_env(home / "zenml", **aws_env)
+    default_stack, stack_id = run_script(REGISTER_STACK, [f"s3://{BUCKET}/zenml", aws_env["AWS_ENDPOINT_URL"]],
+                                         env, home)[-2:]
+    env["ZENML_ACTIVE_STACK_ID"] = stack_id
+    started = time.monotonic()
+    result = run_cli(["run", "--config", str(config), "--corpus", f"s3://{BUCKET}/corpus",
+                      "--export-dir", str(home / "exported")], env, home)
+    seconds = time.monotonic() - started
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    return {"home": home, "env": env, "config": config, "result": result, "seconds": seconds,
+            "default_stack": default_stack}
+
+
+def test_the_pipeline_reads_the_corpus_from_the_bucket_and_writes_every_artifact_there(s3_run, aws_env):
+    keys = bucket_keys(aws_env, "zenml/")
+    for name in ARTIFACT_NAMES:
+        assert any(f"/{name}/" in key for key in keys), f"no '{name}' artifact in the bucket: {sorted(keys)[:20]}"
+    tuned = [key for key in keys if "/tuned_model/" in key]
+    assert any(key.endswith("model.safetensors") and keys[key] > 10_000 for key in tuned)
+    assert any(key.endswith("modules.json") for key in tuned)
+    output = s3_run["result"].stdout
+    assert re.search(rf"Tuned model \(artifact, a SentenceTransformer directory\): s3://{BUCKET}/zenml/", output)
+    assert "Pipeline run:" in output and "(completed)" in output
+    print(f"s3 end-to-end run: {s3_run['seconds']:.0f} s, {len(keys)} objects in the bucket")
+
+
+def test_the_documents_came_from_the_s3_prefix_inside_the_step(s3_run):
+    script = ("import json\nfrom zenml.client import Client\na = Client().get_artifact_version('documents')\n"
+              "print(json.dumps({'uri': a.uri, 'meta': a.run_metadata, 'n': len(a.load())}, default=str))\n")
+    info = json.loads(run_script(script, [], s3_run["env"], s3_run["home"])[-1])
+    assert info["uri"].startswith(f"s3://{BUCKET}/zenml/")
+    assert info["meta"]["corpus"] == f"s3://{BUCKET}/corpus" and info["meta"]["files_seen"] == 6 and info["n"] == 6
+
+
+def test_the_tuned_model_loads_from_the_bucket(s3_run, aws_env, monkeypatch):
+    from sentence_transformers import SentenceTransformer
+
+    from embedtune.util import remote
+
+    for key, value in aws_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(remote, "_stack_filesystem", lambda uri: None)  # fsspec's own S3, from the variables
+    uri = re.search(r"Tuned model \(artifact, a SentenceTransformer directory\): (\S+)", s3_run["result"].stdout)[1]
+    model = SentenceTransformer(remote.download_directory(uri), device="cpu")
+    assert model.encode(["how do pods run containers?"]).shape == (1, 64)
+    exported = Path(s3_run["home"] / "exported" / "model.safetensors").read_bytes()
+    assert (Path(remote.download_directory(uri)) / "model.safetensors").read_bytes() == exported
+
+
+def test_the_secret_key_is_printed_and_stored_nowhere(s3_run, aws_env):
+    secret = aws_env["AWS_SECRET_ACCESS_KEY"]
+    result = s3_run["result"]
+    assert secret not in result.stdout + result.stderr
+    scanned = 0
+    for path in Path(s3_run["home"]).rglob("*"):
+        if path.is_file():
+            scanned += 1
+            assert secret.encode() not in path.read_bytes(), path
+    client = s3_client(aws_env)
+    small = [key for key, size in bucket_keys(aws_env).items() if size < 5_000_000]
+    for key in small:
+        assert secret.encode() not in client.get_object(Bucket=BUCKET, Key=key)["Body"].read(), key
+    assert scanned > 10 and len(small) > 20
+
+
+@pytest.mark.parametrize("case", ["missing bucket", "wrong secret"])
+def test_a_missing_bucket_or_wrong_credentials_is_one_clear_error_without_the_secret(case, s3_run, aws_env,
+                                                                                     monkeypatch):
+    """Inside the step's function, against the real server: the message names the URI and the fix."""
+    from embedtune import EmbedtuneError
+    from embedtune.config import IngestConfig
+    from embedtune.data import ingest
+    from embedtune.util import remote
+
+    for key, value in aws_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(remote, "_stack_filesystem", lambda uri: None)  # fsspec's own S3, from the variables
+    corpus = f"s3://{BUCKET}/corpus"
+    if case == "missing bucket":
+        corpus, expected = "s3://no-such-bucket/docs", "cannot list s3://no-such-bucket/docs: not found"
+    else:
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-" + aws_env["AWS_SECRET_ACCESS_KEY"])
+        expected = f"cannot list {corpus}: access denied, the credentials are wrong"
+    with pytest.raises(EmbedtuneError) as raised:
+        ingest.load_documents(IngestConfig(corpus=corpus))
+    message = str(raised.value)
+    assert expected in message and "\n" not in message
+    assert ("AWS_SECRET_ACCESS_KEY" in message) == (case == "wrong secret")  # the variable to fix, never its value
+    assert aws_env["AWS_SECRET_ACCESS_KEY"] not in message
+
+
+def test_run_with_a_wrong_secret_key_is_one_error_line_and_prints_no_secret(s3_run, aws_env):
+    """`run.py run --corpus s3://...` on the local stack (the bucket store could not be written either)."""
+    env = {**s3_run["env"], "ZENML_ACTIVE_STACK_ID": s3_run["default_stack"],
+           "AWS_SECRET_ACCESS_KEY": "wrong-" + aws_env["AWS_SECRET_ACCESS_KEY"]}
+    corpus = f"s3://{BUCKET}/corpus"
+    result = run_cli(["run", "--config", str(s3_run["config"]), "--corpus", corpus], env, s3_run["home"])
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    errors = [line for line in output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and f"cannot list {corpus}: access denied" in errors[0], output[-3000:]
+    assert "Traceback" not in output and aws_env["AWS_SECRET_ACCESS_KEY"] not in output
