@@ -10,8 +10,10 @@ so `python run.py ...` and `embedtune ...` behave the same.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import warnings
 
 ENVIRONMENT_DEFAULTS = {
     "HF_HUB_OFFLINE": "1",  # offline by default: a hub lookup without network wastes minutes in retries
@@ -75,10 +77,45 @@ def _add_commands() -> None:
 _add_commands()
 
 
+class _DropMessages(logging.Filter):
+    """Drops the records of one logger whose message starts with one of `prefixes`."""
+
+    def __init__(self, *prefixes: str) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefixes)
+
+
+# Messages every run printed that say nothing a user can act on, by the logger that logs them.
+# - sentence-transformers logs "No device provided, using cpu" each time a model is loaded without a device:
+#   ZenML's materializer loading the `tuned_model` artifact, and the trainer reloading its best checkpoint.
+#   embedtune's own "loaded embedder ... on cpu" line already names the device.
+KNOWN_NOISE = {"sentence_transformers.base.model": ("No device provided",)}
+
+
+def silence_known_noise() -> None:
+    """Silence the known-harmless messages of a run, each by its exact text at the logger or warning that emits
+    it (nothing else from those libraries is hidden): `KNOWN_NOISE`, and pydantic's
+    UnsupportedFieldAttributeWarning about `Field(default=None)` that importing distilabel 1.5.3's LLM classes
+    raises under pydantic 2.12 (a schema detail of distilabel's models, no effect on embedtune)."""
+    for name, prefixes in KNOWN_NOISE.items():
+        target = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessages) for f in target.filters):
+            target.addFilter(_DropMessages(*prefixes))
+    warnings.filterwarnings(
+        "ignore", message=r"The 'default' attribute with value None was provided to the `Field\(\)` function",
+        category=UserWarning,
+    )
+
+
 def main() -> None:
     """Run the CLI (`run.py` and the `embedtune` console script): a user error is one `error: ...` line and
     exit 2 (a traceback too with --verbose, before or after the command); SIGTERM / SIGINT one line and exit
-    143 / 130; a bug a traceback and exit 1 (`commands.errors`)."""
+    143 / 130; a bug a traceback and exit 1 (`commands.errors`). Known-harmless messages are silenced
+    (`silence_known_noise`)."""
     from commands.errors import run_cli
 
+    silence_known_noise()
     run_cli(cli, verbose="--verbose" in sys.argv[1:])

@@ -37,9 +37,10 @@ DEFAULT_PAIRS_PER_MINUTE: dict[str, tuple[float, str]] = {
 # on a GPU the finetune pipeline ran at 28-180 pairs/s (benchmarks/README.md), 100 is a middle figure.
 TRAINING_PAIRS_PER_SECOND = {"cpu": 2.7, "gpu": 100.0}
 KEPT_FRACTION = 0.93  # pairs the filters keep (92-96% in every measured run)
-# Loading, chunking, negative mining, evaluation and promotion: about a minute on the guide, plus encoding.
-FIXED_SECONDS = 60.0
-SECONDS_PER_CHUNK = 0.1  # encoded by the base model (mining, evaluation) and the tuned model, on CPU
+# Loading, chunking, negative mining, evaluation and promotion: what the measured runs took beyond generation
+# and training (benchmarks/README.md, 2 CPU cores): ~26 s for the guide's 213 chunks, ~80 s for 832 chunks.
+FIXED_SECONDS = 20.0
+SECONDS_PER_CHUNK = 0.025  # per encoding pass over the chunks on CPU: 1 for `generate`, 3 for `run`
 
 
 def count_chunks(

@@ -168,3 +168,32 @@ def test_importing_the_cli_sets_the_offline_defaults(monkeypatch):
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=environment, capture_output=True,
                             text=True, timeout=120, check=False)
     assert result.stdout.split() == ["1", "PASSIVE"], result.stderr[-2000:]
+
+
+def test_known_harmless_messages_are_silenced_and_nothing_else(caplog):
+    import logging
+    import warnings
+
+    from commands import silence_known_noise
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        silence_known_noise()
+        warnings.warn("The 'default' attribute with value None was provided to the `Field()` function, which has "
+                      "no effect in the context it was used.", UserWarning, stacklevel=1)
+        warnings.warn("another warning", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["another warning"]
+    with caplog.at_level(logging.INFO, logger="sentence_transformers"):
+        logging.getLogger("sentence_transformers.base.model").info("No device provided, using cpu")
+        logging.getLogger("sentence_transformers.base.model").info("Loading SentenceTransformer model from x")
+    assert "No device provided" not in caplog.text and "Loading SentenceTransformer model from x" in caplog.text
+
+
+def test_importing_distilabels_llms_after_silencing_warns_nothing():
+    """The real source: distilabel 1.5.3's LLM classes under pydantic 2.12 (imported by the generation step)."""
+    import subprocess
+
+    code = "import commands; commands.silence_known_noise(); import distilabel.models.llms"
+    result = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
