@@ -74,7 +74,8 @@ def samples_command(config_path: str, count: int, seed: int, output: str | None)
     each marked kept or dropped by the filters, to judge the generator's quality."""
     support.ensure_zenml_store()
     model_name = support.zenml_model_name(config_path)
-    command = " ".join(["python run.py", *sys.argv[1:]])
+    program = "python run.py" if sys.argv[0].endswith("run.py") else "embedtune"
+    command = " ".join([program, *sys.argv[1:]])
     path = support.write_samples(count, seed, output, command=command, model_name=model_name)
     click.echo(f"wrote {path}")
 

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +86,41 @@ def test_evaluate_rejects_a_folder_that_is_not_beir(tmp_path):
     assert_clean_error(
         run_cli("evaluate", "--model", "all-MiniLM-L6-v2", "--benchmark", str(tmp_path)), "is not a BEIR folder"
     )
+
+
+@pytest.fixture(scope="module")
+def generated_pairs(zenml_repository, tmp_path_factory, tiny_model_dir):
+    """One `generate` run (heuristic generator, tiny model) of the ZenML model `embedtune-samples-test`."""
+    from zenml.client import Client
+
+    from embedtune.config import parse_parameters
+    from embedtune.data.ingest import corpus_fingerprint
+    from pipelines import generate_data
+    from tests.conftest import write_corpus
+
+    corpus = write_corpus(tmp_path_factory.mktemp("samples") / "corpus", repeats=2)
+    config = parse_parameters({
+        "ingest": {"corpus": str(corpus)}, "chunking": {"chunk_tokens": 48, "overlap_tokens": 8},
+        "model": {"base_model": tiny_model_dir, "matryoshka_dims": [64, 32]},
+        "curation": {"enabled": False},
+    })
+    run = generate_data.with_options(model={"name": "embedtune-samples-test"})(
+        config=config, corpus_fingerprint=corpus_fingerprint(config.ingest)
+    )
+    return Client().get_pipeline_run(run.id)
+
+
+def test_samples_of_a_models_latest_pairs_go_beside_that_runs_report(generated_pairs, tmp_path, monkeypatch):
+    from commands import support
+    from embedtune import EmbedtuneError
+
+    monkeypatch.chdir(tmp_path)  # outputs/ is relative to the working directory
+    path = support.write_samples(4, 0, None, "embedtune samples -n 4", "embedtune-samples-test")
+    assert path == Path("outputs") / generated_pairs.name / "samples.md"
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# 4 generated pairs from ") and "Made with: `embedtune samples -n 4`" in text
+    assert text.count("\n## ") == 4 and ".md`*" in text  # each pair names its source file (the run's chunks)
+    chosen = support.write_samples(2, 0, str(tmp_path / "mine.md"), "cmd", "embedtune-samples-test")
+    assert chosen == tmp_path / "mine.md" and chosen.is_file()
+    with pytest.raises(EmbedtuneError, match="no generated pairs of the ZenML model 'someone-else'"):
+        support.write_samples(2, 0, None, "cmd", "someone-else")
