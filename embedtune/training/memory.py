@@ -88,13 +88,14 @@ def estimate(shape: TrainingShape) -> MemoryEstimate:
                           activations=int(activations), total=int(subtotal * OVERHEAD_FACTOR) + overhead)
 
 
-def tokens_in_flight(config: TrainingConfig, batch_size: int, seq_len: int) -> int:
-    """Tokens whose activations backward needs at once, for `config.loss`."""
+def tokens_in_flight(config: TrainingConfig, batch_size: int, seq_len: int, margin_texts: int = 3) -> int:
+    """Tokens whose activations backward needs at once, for `config.loss`; `margin_texts`: texts per MarginMSE
+    row (query, positive and its k negatives: 2 + k)."""
     tokens = 0
     if "mnrl" in config.loss:
         tokens = max(tokens, min(config.mini_batch_size, batch_size) * seq_len)
     if "margin_mse" in config.loss:
-        tokens = max(tokens, batch_size * 3 * seq_len)
+        tokens = max(tokens, batch_size * margin_texts * seq_len)
     return tokens
 
 
@@ -127,7 +128,7 @@ def _architecture(model: SentenceTransformer) -> tuple[int, int, int]:
 
 
 def training_shape(model: SentenceTransformer, config: TrainingConfig, batch_size: int, device: str,
-                   mixed_precision: bool) -> TrainingShape:
+                   mixed_precision: bool, margin_texts: int = 3) -> TrainingShape:
     """The `TrainingShape` of `model` (as it will train: LoRA adapters already added when `config.lora`)."""
     parameters = list(model.parameters())
     trainable = [p for p in parameters if p.requires_grad]
@@ -141,7 +142,7 @@ def training_shape(model: SentenceTransformer, config: TrainingConfig, batch_siz
         trainable_bytes=trainable[0].element_size() if trainable else 4,
         lora_trainable=_lora_trainable(model, config),
         hidden_size=hidden, layers=layers, heads=heads, seq_len=seq_len,
-        tokens_in_flight=tokens_in_flight(config, batch_size, seq_len),
+        tokens_in_flight=tokens_in_flight(config, batch_size, seq_len, margin_texts),
         activation_bytes=2 if mixed_precision or half_weights else 4,
         gradient_checkpointing=config.gradient_checkpointing, lora=config.lora, device=device,
     )

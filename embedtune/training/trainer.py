@@ -23,6 +23,7 @@ import random
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,7 +244,9 @@ def train_embedder(
     enable_tf32(precision["tf32"], device)
     batch_size = min(config.batch_size, len(one_row_per_query(train)))
     trainable = prepare_parameters(model, config)
-    shape = memory.training_shape(model, config, batch_size, device, precision["bf16"] or precision["fp16"])
+    negatives = Counter(row.get("id") for row in train if row.get("negative") and row.get("label") is not None)
+    shape = memory.training_shape(model, config, batch_size, device, precision["bf16"] or precision["fp16"],
+                                  margin_texts=2 + max(negatives.values(), default=1))
     estimate = memory.check_training_memory(shape, config, batch_size, model_config.base_model)
     evaluator = validation_evaluator(validation, chunks, config, query_prompt, document_prompt)
 
