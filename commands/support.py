@@ -220,14 +220,19 @@ def _fresh(run: Any) -> Any:
     return Client().get_pipeline_run(run.id) if run is not None else None
 
 
-def export_model(model_artifact: Any, export_dir: str, run_name: str) -> Path:
+def export_model(model_artifact: Any, export_dir: str, run_name: str, card: str | None = None) -> Path:
     """Copy the `tuned_model` artifact folder (already a plain SentenceTransformer directory) into
     `export_dir` through `export_directory`: never loads the model, so nothing is left in /tmp, and a
-    folder that is not a previous export is refused, never emptied."""
+    folder that is not a previous export is refused, never emptied. `card`: the run's final model card
+    (the `promote` step's `model_card_readme`: test results and decision) written as README.md."""
     from zenml.utils import io_utils
+
+    from embedtune import publishing
 
     with export_directory(export_dir, note={"run": run_name, "artifact": str(model_artifact.uri)}) as folder:
         io_utils.copy_dir(str(model_artifact.uri), str(folder))
+        if card:
+            publishing.write_card(folder, card)
     return Path(export_dir).expanduser().resolve()
 
 
@@ -266,7 +271,8 @@ def summarise_training_run(run: Any, export_dir: str | None, config: EmbedtuneCo
     html_path, json_path = write_run_reports(report, run.name)
     click.echo(format_table(report))
     click.echo("\n" + headline(report, promotion))  # synthetic and gold NDCG@10, and which queries decided
-    exported = export_model(model_artifact, export_dir, run.name) if export_dir else None
+    card = _output(run, "promote", "model_card_readme").load() if export_dir else None
+    exported = export_model(model_artifact, export_dir, run.name, card) if export_dir else None
     for line in end_summary(report, promotion, str(model_artifact.uri), exported, config):
         click.echo(line)
     click.echo(f"Report: {html_path.resolve()} and {json_path.resolve()} (newest run: {OUTPUT_DIR / 'latest'})")

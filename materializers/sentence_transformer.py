@@ -17,6 +17,7 @@ from zenml.materializers.base_materializer import BaseMaterializer
 from zenml.utils import io_utils
 
 from embedtune import logger, publishing
+from embedtune.models.devices import select_device
 from embedtune.models.loading import embedding_dimension
 from embedtune.reporting.evaluation import run_config
 
@@ -29,7 +30,7 @@ class SentenceTransformerMaterializer(BaseMaterializer):
         # Kept until the step ends: weights may be memory-mapped from these files.
         with self.get_temporary_directory(delete_at_exit=False) as temp_dir:
             io_utils.copy_dir(self.uri, temp_dir)
-            return SentenceTransformer(temp_dir, local_files_only=True)
+            return SentenceTransformer(temp_dir, local_files_only=True, device=select_device("auto"))  # no log line
 
     def save(self, model: SentenceTransformer) -> None:
         with self.get_temporary_directory(delete_at_exit=True) as temp_dir:

@@ -1,7 +1,6 @@
 """Evaluation and promotion steps: thin wrappers; the logic is in embedtune.evaluation, embedtune.reporting and
 embedtune.publishing (the model card)."""
 
-import os
 from typing import Annotated, Any
 
 import pandas as pd
@@ -126,13 +125,14 @@ def promote(
     Annotated[dict[str, Any], "promotion"],
     Annotated[HTMLString, "promotion_html"],
     Annotated[MarkdownString, "model_card"],
+    Annotated[str, "model_card_readme"],
 ]:
     """Move this model version to `config.stage` only if the tuned model beats the base and the
     incumbent (the rule: embedtune.evaluation.promotion), on the gold queries when they can decide.
 
     Then: the decision as step, run and model-version metadata and as an HTML view; the model card
-    (embedtune.publishing) written into the `tuned_model` folder, so an export carries the test results and
-    the decision, and shown on the dashboard without its YAML header; with an MLflow tracker, the model
+    (embedtune.publishing) as `model_card_readme`, which an export writes as its README.md (the stored
+    `tuned_model` artifact is never changed), and shown on the dashboard without its YAML header; with an MLflow tracker, the model
     registered in MLflow only when promoted, with the stage as its alias."""
     context = get_step_context()
     model = context.model
@@ -166,11 +166,10 @@ def promote(
     artifact = _input_artifact(context, "tuned_model")
     card = model_card_text(context, evaluation_report, decision, model_config, config, to_records(test))
     if artifact is not None:
-        write_card_into(str(artifact.uri), card)
         tracking.register_promoted(getattr(artifact, "run_metadata", {}) or {}, decision, _model_label(context))
     return decision, HTMLString(promotion_html(decision, evaluation_report)), MarkdownString(
         publishing.without_front_matter(card)
-    )
+    ), card
 
 
 def _input_artifact(context: Any, name: str) -> Any | None:
@@ -221,16 +220,6 @@ def model_card_text(
         examples=publishing.examples_from(test_rows, config.card_examples),
     )
     return publishing.model_card(facts)
-
-
-def write_card_into(uri: str, card: str) -> None:
-    """The card as README.md of the model artifact folder (any artifact store: through ZenML's fileio)."""
-    from zenml.io import fileio
-
-    temporary = os.path.join(uri, f".{publishing.CARD_FILE}.tmp")
-    with fileio.open(temporary, "w") as handle:
-        handle.write(card)
-    fileio.rename(temporary, os.path.join(uri, publishing.CARD_FILE), overwrite=True)
 
 
 @step

@@ -311,7 +311,9 @@ def test_an_export_carries_the_card_with_test_results_and_decision_and_no_traini
     from embedtune import publishing
 
     run, _ = end_to_end_runs
-    folder = export_model(output(run, "train_embedder", "tuned_model"), str(tmp_path / "export"), run.name)
+    artifact = output(run, "train_embedder", "tuned_model")
+    stored = (Path(artifact.uri) / "README.md").read_text(encoding="utf-8")
+    folder = export_model(artifact, str(tmp_path / "export"), run.name, output(run, "promote", "model_card_readme").load())
     card = (folder / "README.md").read_text(encoding="utf-8")
     promotion = output(run, "promote", "promotion").load()
     assert "library_name: sentence-transformers" in card and "Base model license:" in card
@@ -323,6 +325,7 @@ def test_an_export_carries_the_card_with_test_results_and_decision_and_no_traini
         for pair in output(run, "split_by_document", split).load().to_dict("records"):
             assert pair["positive"][:60] not in card
             assert len(pair["query"] or "") < 20 or pair["query"] not in card
+    assert "held-out **test** queries" not in stored  # the stored artifact keeps its training-time card
     shown = output(run, "promote", "model_card").load()
     assert shown.startswith("# ") and "library_name" not in shown
     plan = [item.path_in_repo for item in publishing.upload_plan(folder, "acme/model")]
