@@ -37,7 +37,9 @@ class _Section(BaseModel):
 
 
 class IngestConfig(_Section):
-    corpus: str = Field("docs", description="Folder, file, or `hf:<dataset>[:split]` of documents.")
+    corpus: str = Field(
+        "docs", description="Folder, file, `hf:<dataset>[:split]`, or a URI (s3://, gs://, az://, hf://) read in the step."
+    )
     extensions: list[str] = [".md", ".markdown", ".txt", ".rst", ".html", ".htm", ".jsonl", ".pdf"]
     exclude: list[str] = Field([], description="Glob patterns (relative to the corpus folder) to skip.")
     text_field: str = Field("text", description="JSONL / Hugging Face column with the document text.")
