@@ -286,7 +286,11 @@ def log_run_estimate(config: EmbedtuneConfig, trains: bool) -> None:
     import time
 
     from embedtune.reporting import summary
+    from embedtune.util.remote import is_remote
 
+    if is_remote(config.ingest.corpus):  # a bucket is read inside the step only, never on the submitting machine
+        logger.info("run estimate: skipped for the remote corpus %s (read inside the pipeline)", config.ingest.corpus)
+        return
     started = time.perf_counter()
     try:
         from embedtune.data.ingest import load_documents

@@ -88,7 +88,12 @@ def _bundled_mpnet() -> str:
 
 
 def resolve_model(name_or_path: str) -> str:
-    """Return a local directory for a model id or path, without touching the network when offline."""
+    """Return a local directory for a model id or path, without touching the network when offline. A bucket
+    URI (`s3://.../model`) is a model folder in the artifact store: copied once per process to a temp folder."""
+    from embedtune.util.remote import download_directory, is_remote
+
+    if is_remote(name_or_path):
+        return download_directory(name_or_path)
     if Path(name_or_path).expanduser().is_dir():
         return str(Path(name_or_path).expanduser().resolve())
     if name_or_path.lower() in BUNDLED_MINILM_NAMES:

@@ -99,3 +99,14 @@ def test_a_model_folder_is_downloaded_once_and_a_non_model_refused(bucket):
         remote.download_directory(bucket)
     with pytest.raises(EmbedtuneError, match="cannot download memory://team/models/none: not found"):
         remote.download_directory("memory://team/models/none")
+
+
+def test_resolve_model_takes_a_model_folder_in_a_bucket(bucket):
+    from embedtune.models.paths import resolve_model
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/team/models/resolved/modules.json", b"[]")
+    local = resolve_model("memory://team/models/resolved")
+    assert local == remote.download_directory("memory://team/models/resolved")
+    with open(f"{local}/modules.json") as handle:
+        assert handle.read() == "[]"
