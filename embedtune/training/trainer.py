@@ -162,6 +162,18 @@ def validation_evaluator(
     )
 
 
+def compact_history(log_history: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
+    """The step, training loss and validation NDCG@10 of each transformers log entry (nothing else: the
+    history goes into step metadata and the report)."""
+    keep = ("step", "epoch", "loss", f"eval_{VALIDATION_NAME}_cosine_ndcg@10")
+    out = []
+    for entry in log_history:
+        values = {key: round(float(entry[key]), 6) for key in keep if isinstance(entry.get(key), (int, float))}
+        if "step" in values and ("loss" in values or keep[3] in values):
+            out.append(values)
+    return out
+
+
 def latest_checkpoint(directory: str | Path) -> str | None:
     """The newest complete checkpoint (one cut off by a kill is skipped); see embedtune.training.checkpoints."""
     from embedtune.training.checkpoints import latest_checkpoint as newest_complete
@@ -338,6 +350,7 @@ def train_embedder(
         metrics["peak_gpu_memory_gb"] = peak_memory_gb()
     if resume:
         metrics["resumed_from"] = Path(resume).name
+    metrics["log_history"] = compact_history(trainer.state.log_history)  # the report's training curves
     if evaluator is not None and trainer.state.best_metric is not None:
         metrics["best_validation_ndcg@10"] = float(trainer.state.best_metric)
         metrics["best_checkpoint"] = Path(trainer.state.best_model_checkpoint or "").name

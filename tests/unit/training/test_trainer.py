@@ -95,6 +95,9 @@ def test_tiny_model_trains_selects_on_validation_and_changes_weights(tiny_model_
     after = result.model.encode(["what about neutron stars"])
     assert not np.allclose(before, after)
     assert result.metrics["train_pairs"] == 64 and result.metrics["uses_negatives"] is True
+    history = result.metrics["log_history"]  # the report's training curves
+    assert history and all("step" in entry for entry in history)
+    assert any("loss" in entry for entry in history) and any("eval_validation_cosine_ndcg@10" in e for e in history)
     assert np.isfinite(result.metrics["train_loss"])
     assert 0.0 <= result.metrics["best_validation_ndcg@10"] <= 1.0
 
