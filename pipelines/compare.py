@@ -17,4 +17,4 @@ def compare_models(config: EmbedtuneConfig, models: list[str], benchmark_dir: st
         benchmark = held_out_benchmark(
             client.get_artifact_version("test"), client.get_artifact_version("chunks"), config.compare
         )
-    compare_candidates(benchmark, models, config.compare, config.evaluation)
+    compare_candidates(benchmark, models, config.compare, config.evaluation, config.model)

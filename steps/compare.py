@@ -7,7 +7,7 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.types import HTMLString
 
-from embedtune.config import CompareConfig, EvaluationConfig
+from embedtune.config import CompareConfig, EvaluationConfig, ModelConfig
 from embedtune.evaluation import leaderboard as compare
 from embedtune.evaluation.benchmark import load_beir, pairs_to_benchmark
 from embedtune.models.api import settings_from_config
@@ -45,7 +45,8 @@ def held_out_benchmark(
 
 @step(enable_cache=False)  # throughput is measured on this machine, now
 def compare_candidates(
-    compare_benchmark: dict[str, Any], models: list[str], config: CompareConfig, evaluation_config: EvaluationConfig
+    compare_benchmark: dict[str, Any], models: list[str], config: CompareConfig, evaluation_config: EvaluationConfig,
+    model_config: ModelConfig | None = None,
 ) -> tuple[Annotated[dict[str, Any], "leaderboard"], Annotated[HTMLString, "leaderboard_html"]]:
     """Every candidate on the same queries and corpus: quality with CIs, speed, size, the best pick."""
     settings = compare.CompareSettings(
@@ -53,6 +54,8 @@ def compare_candidates(
         allow_noncommercial=config.allow_noncommercial, batch_size=config.batch_size,
         max_seq_length=config.max_seq_length, rescore_candidates=config.rescore_candidates,
         bootstrap_samples=evaluation_config.bootstrap_samples, seed=evaluation_config.seed,
+        trust_remote_code=bool(model_config and model_config.trust_remote_code),
+        dtype=model_config.dtype if model_config else "auto",
     )
     api = settings_from_config(config)
     leaderboard = compare.compare_candidates(

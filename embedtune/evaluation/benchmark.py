@@ -187,7 +187,7 @@ def load_models(
     from embedtune.config import ModelConfig
     from embedtune.models.api import api_embedder
     from embedtune.models.catalog import is_api_spec
-    from embedtune.models.loading import load_embedder
+    from embedtune.models.loading import load_embedder, load_options
     from embedtune.models.spec import resolve_spec
 
     model_config = model_config or ModelConfig()
@@ -200,7 +200,8 @@ def load_models(
             embedder.prompts = dict(spec.prompts)
             loaded[name] = embedder
         else:
-            loaded[name] = load_embedder(spec, model_config.max_seq_length, model_config.device)
+            loaded[name] = load_embedder(spec, model_config.max_seq_length, model_config.device,
+                                         **load_options(model_config))  # trust_remote_code, dtype
     return loaded
 
 

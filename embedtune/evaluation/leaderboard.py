@@ -49,6 +49,8 @@ class CompareSettings:
     rescore_candidates: int = 100
     bootstrap_samples: int = 1000
     seed: int = 42
+    trust_remote_code: bool = False  # the run's model.trust_remote_code / model.dtype
+    dtype: str = "auto"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -109,7 +111,8 @@ def local_encoder(model_spec: ModelSpec | str, settings: CompareSettings) -> Enc
     from embedtune.models.encoding import encode
     from embedtune.models.loading import load_embedder
 
-    model = load_embedder(model_spec, settings.max_seq_length)
+    model = load_embedder(model_spec, settings.max_seq_length, trust_remote_code=settings.trust_remote_code,
+                          dtype=settings.dtype)
 
     def run(queries: Sequence[str], corpus: Sequence[str], query_prompt: str, document_prompt: str) -> Encoded:
         encode(model, list(corpus[:4]), document_prompt, settings.batch_size)  # warm-up, not timed

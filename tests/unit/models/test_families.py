@@ -172,3 +172,21 @@ def test_every_open_family_is_ranked_by_compare_and_scored_by_evaluate(family_mo
     report = evaluate_models(load_models(names), Benchmark(dict(QUERIES), dict(CORPUS), dict(QRELS)), dims=[32])
     assert set(report["models"]) == set(names)
     assert all(0.0 <= report["models"][name]["32"]["ndcg@10"] <= 1.0 for name in names)
+
+
+def test_compare_and_evaluate_load_a_remote_code_model_when_the_run_trusts_it(
+    modules_cache, family_model, as_catalog_model
+):
+    """The run's model.trust_remote_code reaches compare's and evaluate's loaders (refused without it)."""
+    from embedtune.config import ModelConfig
+    from embedtune.evaluation import leaderboard as compare
+    from embedtune.evaluation.benchmark import load_models
+
+    name = as_catalog_model("remote", family_model("remote"))
+    with pytest.raises(EmbedtuneError, match="set model.trust_remote_code: true"):
+        load_models([name], ModelConfig(device="cpu"))
+    loaded = load_models([name], ModelConfig(device="cpu", trust_remote_code=True))
+    assert type(loaded[name][0].auto_model).__name__ == "TinyRemoteModel"
+    with pytest.raises(EmbedtuneError, match="set model.trust_remote_code: true"):
+        compare.local_encoder(name, compare.CompareSettings())
+    assert callable(compare.local_encoder(name, compare.CompareSettings(trust_remote_code=True)))
