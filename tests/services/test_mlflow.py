@@ -5,14 +5,13 @@ registry, which holds the model only if it was promoted, with the stage as its a
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 import time
 
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.services.zenml_env import VENV_BIN, free_port, run, run_tiny_pipeline, wait_for_http, zenml_env
+from tests.services.zenml_env import VENV_BIN, free_port, run, run_tiny_pipeline, serving, zenml_env
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -26,23 +25,11 @@ PLANTED_ENV = {name: PLANTED for name in ("OPENAI_API_KEY", "ARGILLA_API_KEY", "
 def mlflow_server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
-    log = open(folder / "server.log", "w")  # noqa: SIM115 - closed below, after the server stops
-    server = subprocess.Popen(
-        [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}", "--default-artifact-root", str(folder / "artifacts")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/health", timeout=180, process=server)
+    command = [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+               "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+               "--default-artifact-root", str(folder / "artifacts")]
+    with serving(command, folder, "/health", timeout=180, port=port) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

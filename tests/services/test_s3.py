@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.conftest import PROJECT_ROOT, write_corpus
-from tests.services.zenml_env import free_port, run, wait_for_http, zenml_env
+from tests.services.zenml_env import free_port, run, serving, zenml_env
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -52,23 +52,10 @@ def s3_server(tmp_path_factory):
     """moto's S3-compatible server on 127.0.0.1, authentication enforced after the CI user exists."""
     folder = tmp_path_factory.mktemp("s3-server")
     port = free_port()
-    log = open(folder / "server.log", "w")  # noqa: SIM115 - closed below, after the server stops
     env = {**zenml_env(folder / "unused"), "INITIAL_NO_AUTH_ACTION_COUNT": str(UNAUTHENTICATED_REQUESTS)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, cwd=folder, env=env, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/moto-api/", timeout=120, process=server)
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with serving(command, folder, "/moto-api/", timeout=120, port=port, env=env) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

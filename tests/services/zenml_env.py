@@ -3,6 +3,7 @@ so the session's store (tests/conftest.py) and the user's are never touched."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.conftest import PROJECT_ROOT
@@ -66,3 +68,23 @@ def wait_for_http(url: str, timeout: float, process: subprocess.Popen | None = N
         except OSError:
             time.sleep(1)
     raise AssertionError(f"{url} did not answer within {timeout:.0f}s")
+
+
+@contextlib.contextmanager
+def serving(command: list[str], folder: Path, health_path: str, timeout: float, port: int,
+            env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run a server `command` on 127.0.0.1:`port` (log in `folder`/server.log), yield its URL once
+    `health_path` answers, then stop it (terminate, kill after 30 s)."""
+    url = f"http://127.0.0.1:{port}"
+    with open(folder / "server.log", "w") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=folder, env=env,
+                                  start_new_session=True)
+        try:
+            wait_for_http(f"{url}{health_path}", timeout=timeout, process=server)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
