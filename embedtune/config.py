@@ -54,6 +54,9 @@ class ChunkingConfig(_Section):
     chunk_tokens: int = Field(200, gt=8, description="Chunk length in the embedder's tokens.")
     overlap_tokens: int = Field(32, ge=0)
     min_tokens: int = Field(16, ge=1, description="Shorter chunks (after the first) are dropped.")
+    heading_path: bool = Field(
+        True, description="Chunks carry the headings above them (e.g. 'Guide > Install'), shown in samples and Argilla."
+    )
 
     @model_validator(mode="after")
     def _overlap_smaller_than_chunk(self) -> ChunkingConfig:
@@ -87,6 +90,16 @@ class OpenAIOptions(_Section):
     price_per_1k_completion_tokens: float = Field(0.0, ge=0)
 
 
+class RayOptions(_Section):
+    """`generation.engine: ray`: distilabel's Ray pipeline, the LLM calls spread over a Ray cluster's workers."""
+
+    address: str | None = Field(None, description="Ray cluster address (ray://host:10001 or host:6379); "
+                                "None: RAY_ADDRESS, else a local cluster started for the run.")
+    replicas: int = Field(2, gt=0, description="Copies of the generation step, each with its own LLM client or model.")
+    num_cpus: float | None = Field(None, gt=0, description="CPUs each replica reserves on the cluster.")
+    num_gpus: float | None = Field(None, ge=0, description="GPUs each replica reserves (vllm on GPU nodes).")
+
+
 class LocalModelOptions(_Section):
     """A Hugging Face causal LM run in-process: `transformers` (CPU or GPU) or `vllm` (GPU)."""
 
@@ -118,6 +131,10 @@ class GenerationConfig(_Section):
     max_chunks: int | None = Field(None, gt=0, description="Seeded sample of chunks to generate for.")
     seed: int = 42
     cache_dir: str | None = Field(None, description="Where finished generations are kept for resume.")
+    engine: Literal["local", "ray"] = Field(
+        "local", description="local: this process; ray: distilabel's Ray pipeline over `ray` below (big corpora)."
+    )
+    ray: RayOptions = RayOptions()
     llamacpp: LlamaCppOptions = LlamaCppOptions()
     openai: OpenAIOptions = OpenAIOptions()
     local_model: LocalModelOptions = LocalModelOptions()
@@ -245,6 +262,9 @@ class TrainingConfig(_Section):
     lora_r: int = Field(16, gt=0, description="LoRA rank.")
     lora_alpha: int = Field(32, gt=0, description="LoRA scaling numerator (scale = lora_alpha / lora_r).")
     lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_save: Literal["merged", "adapter"] = Field(
+        "merged", description="merged: full weights; adapter: only the LoRA adapter (small; its base must be loadable)."
+    )
     lora_target_modules: list[str] | None = Field(
         None, description="Module names to adapt (e.g. [q_proj, v_proj]); None: every linear layer.",
     )
