@@ -6,7 +6,7 @@ into a `ModelSpec` using this catalog first (prompts, dims, license), then what 
 Values are from the models' own cards (November 2026); `commercial_use=False` flags licenses that forbid
 commercial use (NV-Embed-v2 is CC-BY-NC-4.0), and `compare` never picks such a model as the best
 unless asked to. API models (`kind="api"`) are reached through `embedtune.models.api` (one client per
-provider); their prices are in `embedtune.models.api.pricing.PRICES` (`usd_per_1m_tokens` here is informative).
+provider); their prices live only in `embedtune.models.api.pricing.PRICES`.
 
 Loading facts of local models: `trust_remote_code` says the model runs Python code shipped in its folder
 (loading refuses it unless `model.trust_remote_code: true`); `pooling` is the family's pooling, used only
@@ -39,7 +39,6 @@ class CatalogEntry:
     # API models only
     base_url: str | None = None  # None: the OpenAI API
     api_key_env: str = ""
-    usd_per_1m_tokens: float = 0.0
     supported: bool = True  # False: a documented stub, skipped with a message
     # local models only
     trust_remote_code: bool = False  # runs code from the model folder: needs model.trust_remote_code
@@ -116,29 +115,26 @@ ENTRIES: tuple[CatalogEntry, ...] = (
     CatalogEntry(
         name="openai:text-embedding-3-small", kind="api", license="proprietary (API terms)", dim=1536,
         max_seq_length=8191, matryoshka_dims=(1024, 512, 256), api_key_env="OPENAI_API_KEY",
-        usd_per_1m_tokens=0.02, notes="truncation == the API's `dimensions` parameter",
+        notes="truncation == the API's `dimensions` parameter",
     ),
     CatalogEntry(
         name="openai:text-embedding-3-large", kind="api", license="proprietary (API terms)", dim=3072,
         max_seq_length=8191, matryoshka_dims=(1536, 1024, 512, 256), api_key_env="OPENAI_API_KEY",
-        usd_per_1m_tokens=0.13, notes="truncation == the API's `dimensions` parameter",
+        notes="truncation == the API's `dimensions` parameter",
     ),
     CatalogEntry(
         name="gemini:gemini-embedding-001", kind="api", license="proprietary (API terms)", dim=3072,
         max_seq_length=2048, matryoshka_dims=(1536, 768), api_key_env="GEMINI_API_KEY",
-        usd_per_1m_tokens=0.15,
         notes="native batchEmbedContents, taskType RETRIEVAL_QUERY/RETRIEVAL_DOCUMENT (embedtune.models.api.gemini)",
     ),
     CatalogEntry(
         name="cohere:embed-v4.0", kind="api", license="proprietary (API terms)", dim=1536,
         max_seq_length=128000, matryoshka_dims=(1024, 512, 256), api_key_env="CO_API_KEY",
-        usd_per_1m_tokens=0.12,
         notes="native v2/embed with input_type search_query/search_document (embedtune.models.api.cohere)",
     ),
     CatalogEntry(
         name="voyage:voyage-3.5", kind="api", license="proprietary (API terms)", dim=1024,
         max_seq_length=32000, matryoshka_dims=(512, 256), api_key_env="VOYAGE_API_KEY",
-        usd_per_1m_tokens=0.06,
         notes="native /v1/embeddings with input_type query/document (embedtune.models.api.voyage)",
     ),
 )
