@@ -34,9 +34,11 @@ def load_documents(config: IngestConfig, corpus_fingerprint: str = "") -> Annota
 def chunk_documents(
     documents: pd.DataFrame, config: ChunkingConfig, tokenizer_model: str
 ) -> Annotated[pd.DataFrame, "chunks"]:
-    """Token windows with overlap, counted in the base embedder's tokenizer."""
+    """Token windows with overlap, counted in the base embedder's tokenizer; each with its heading path."""
     rows = chunking.chunk_documents(to_records(documents), load_tokenizer(tokenizer_model), config)
-    frame = pd.DataFrame(rows, columns=["chunk_id", "doc_id", "source", "title", "text", "n_tokens", "position"])
+    frame = pd.DataFrame(
+        rows, columns=["chunk_id", "doc_id", "source", "title", "headings", "text", "n_tokens", "position"]
+    )
     log_metadata(
         metadata={
             "chunks": len(frame),

@@ -3,6 +3,8 @@
 Each row is `{doc_id, source, title, text}`. Files that cannot be read (binary content behind a text
 extension, undecodable bytes, too large, empty) are skipped with a warning and counted by reason, so
 one bad file never loses the run; a corpus with nothing usable fails with a message saying why.
+Markdown keeps its headings; an HTML page's `<h1>`-`<h6>` become markdown heading lines (`## Install`),
+so chunking gives chunks of both the same heading paths (`embedtune.data.headings`).
 
 Also counted in `IngestResult.skipped`, by reason: folders that cannot be listed (e.g. deeper than the
 system's path limit), and single JSONL rows that are not JSON, whose text field is not a string (a
@@ -32,6 +34,7 @@ from embedtune.util.fingerprint import files_fingerprint
 _FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*\n", re.DOTALL)
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(\s[^<>\n]*)?/?>")
+_HTML_HEADING = re.compile(r"^h[1-6]$")
 
 
 @dataclass
@@ -98,6 +101,9 @@ def _html(text: str, path: PurePath) -> tuple[str, str]:
     for tag in soup(["script", "style", "nav", "footer", "header", "noscript"]):
         tag.decompose()
     title = soup.title.get_text(strip=True) if soup.title else ""
+    for heading in soup.find_all(_HTML_HEADING):
+        words = heading.get_text(" ", strip=True)  # `## Words` on a line of its own: chunks get heading paths
+        heading.replace_with(f"\n\n{'#' * int(heading.name[1])} {words}\n\n" if words else "")
     body = (soup.body or soup).get_text("\n")
     body = re.sub(r"\n\s*\n+", "\n\n", body).strip()
     return title or path.stem, body
