@@ -3,9 +3,13 @@
 Only the adapters (rank `training.lora_r` on every linear layer, or `training.lora_target_modules`) get
 gradients and optimizer state, so a 4B-8B model trains in a fraction of full fine-tuning's memory, and
 its base weights may stay in bf16/fp16 (`model.dtype`); the adapters train in fp32 (peft's default).
-After training, `merge_lora` folds each adapter into its base layer and removes peft's wrappers: the
-saved model is a plain sentence-transformers directory that `SentenceTransformer(path)` loads without
-peft and without the base model.
+After training, by `training.lora_save`:
+- `merged` (default): `merge_lora` folds each adapter into its base layer and removes peft's wrappers: the
+  saved model is a plain sentence-transformers directory that `SentenceTransformer(path)` loads without
+  peft and without the base model.
+- `adapter`: `keep_adapter` leaves the adapters in place and makes the model save as an adapter folder
+  (`embedtune.models.adapters`: adapter_config.json + adapter_model.safetensors, megabytes, on the base
+  recorded by `adapter_base` before training); `SentenceTransformer(path)` loads the base, then the adapter.
 
 Adapters go in with peft's own `inject_adapter_in_model` rather than transformers' `add_adapter` (which
 sentence-transformers' `model.add_adapter` calls): transformers 5.x's integration demands a peft newer
@@ -21,11 +25,13 @@ from typing import TYPE_CHECKING
 from transformers import TrainerCallback
 
 from embedtune import EmbedtuneError, logger
+from embedtune.models import adapters
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from embedtune.config import TrainingConfig
+    from embedtune.models.adapters import AdapterBase
 
 ADAPTER_FILE = "embedtune-lora.safetensors"
 
@@ -95,6 +101,21 @@ def merge_lora(model: SentenceTransformer) -> int:
         parameter.requires_grad_(True)
     logger.info("merged %d LoRA layers into the base weights", merged)
     return merged
+
+
+def adapter_base(model: SentenceTransformer, base_name: str) -> AdapterBase:
+    """The base an adapter save of `model` will name: the folder its transformers model was loaded from,
+    under the run's `model.base_model` name. Called before training, so a base that was not loaded from a
+    model folder is refused (EmbedtuneError) before any work."""
+    inner = _transformers_model(model)
+    return adapters.describe_base(base_name, getattr(inner, "name_or_path", "") or "")
+
+
+def keep_adapter(model: SentenceTransformer, base: AdapterBase) -> None:
+    """Keep `model`'s LoRA adapters unmerged (in place): `model.save(path)` writes an adapter folder on `base`
+    (`embedtune.models.adapters.attach`). The model encodes exactly as after training."""
+    adapters.attach(model, base)
+    logger.info("LoRA adapters kept unmerged (training.lora_save: adapter) on base %s", base.reference)
 
 
 def adapter_state(model: SentenceTransformer) -> dict:

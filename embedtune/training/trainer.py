@@ -8,7 +8,8 @@ Workflow:
    `mnrl+margin_mse` = both, their datasets taking turns.
 3. Validation: query -> chunk retrieval NDCG@10 decides the best checkpoint (never the test split).
 4. Large models: `training.lora` trains LoRA adapters only (`embedtune.training.lora`; merged into the
-   weights afterwards, so the result saves as a plain model), `training.gradient_checkpointing` trades
+   weights afterwards, so the result saves as a plain model, or with `training.lora_save: adapter` kept
+   apart, so it saves as an adapter folder on its base: `embedtune.models.adapters`), `training.gradient_checkpointing` trades
    compute for activation memory, and the memory the run needs is estimated first
    (`embedtune.training.memory`): a run that cannot fit the device is refused with a setting that fits.
 5. Train with a fixed seed; fp16/bf16 only on a GPU that supports it. A progress bar when stderr is a
@@ -233,7 +234,8 @@ def train_embedder(
     """Fine-tune `model` in place and return it with the run's metrics.
 
     `callbacks`: extra transformers TrainerCallbacks (e.g. embedtune.tracking.mlflow's metrics callback).
-    With `config.lora` the returned model has its adapters merged: every weight is a plain weight again.
+    With `config.lora` the returned model has its adapters merged: every weight is a plain weight again;
+    with `config.lora_save == "adapter"` they stay apart and `model.save(path)` writes an adapter folder.
     Raises EmbedtuneError before training when the data, the Matryoshka dims or the device's memory cannot
     work (full fine-tuning of half-precision weights included: it needs LoRA or float32 weights)."""
     from datasets import DatasetDict
@@ -256,6 +258,9 @@ def train_embedder(
     enable_tf32(precision["tf32"], device)
     batch_size = min(config.batch_size, len(one_row_per_query(train)))
     trainable = prepare_parameters(model, config)
+    # training.lora_save: adapter names the base folder in the saved adapter; refused now if there is none
+    adapter_base = lora.adapter_base(model, model_config.base_model) if config.lora and config.lora_save == "adapter" \
+        else None
     negatives = Counter(row.get("id") for row in train if row.get("negative") and row.get("label") is not None)
     shape = memory.training_shape(model, config, batch_size, device, precision["bf16"] or precision["fp16"],
                                   margin_texts=2 + max(negatives.values(), default=1))
@@ -325,7 +330,9 @@ def train_embedder(
         if not config.checkpoint_dir:  # the best checkpoint is in memory now; nothing is left behind in /tmp
             shutil.rmtree(output_dir, ignore_errors=True)
     seconds = time.perf_counter() - started
-    if config.lora:
+    if adapter_base is not None:
+        lora.keep_adapter(model, adapter_base)  # saves as adapter_config.json + adapter weights on the base
+    elif config.lora:
         lora.merge_lora(model)  # plain weights again: saves and loads as an ordinary SentenceTransformer
     metrics = {
         "train_pairs": len(one_row_per_query(train)),
@@ -342,6 +349,7 @@ def train_embedder(
         "precision": "bf16" if precision["bf16"] else "fp16" if precision["fp16"] else "fp32",
         "weights_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         "lora": config.lora,
+        "lora_save": config.lora_save if config.lora else None,
         "trainable_parameters": trainable,
         "gradient_checkpointing": config.gradient_checkpointing,
         "estimated_memory_gb": round(estimate.total / memory.GIB, 3),
