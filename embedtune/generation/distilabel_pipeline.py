@@ -1,7 +1,8 @@
 """Pipeline mode: LLM calls through a distilabel `Pipeline` instead of in this process.
 
 Used by `embedtune.generation.runner` when `EMBEDTUNE_DISTILABEL_MODE=pipeline` (every backend
-defaults to direct mode). `run_pipeline` sends the rows through `LoadDataFromDicts >> ChatGeneration(llm)`
+defaults to direct mode), and with `generation.engine: ray`, where the same pipeline runs as distilabel's
+`RayPipeline` (`embedtune.generation.ray_engine`). `run_pipeline` sends the rows through `LoadDataFromDicts >> ChatGeneration(llm)`
 with distilabel's cache on, so an interrupted pipeline resumes from its finished batches; afterwards
 every answer goes into the run's journal (`embedtune.generation.journal`) and distilabel's cache of this
 pipeline is dropped, so a row that failed is asked again next time instead of being served its cached
@@ -22,9 +23,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from embedtune.generation.journal import journal_line
+
+if TYPE_CHECKING:
+    from embedtune.config import RayOptions
 
 STEP_NAME = "generate_queries"
 
@@ -75,7 +79,13 @@ def _stats(metadata: Any, step_name: str) -> tuple[int, int]:
 
 
 def run_pipeline(
-    llm: Any, rows: list[dict[str, Any]], batch_size: int, cache_dir: Path, run_key: str, journal: Path
+    llm: Any,
+    rows: list[dict[str, Any]],
+    batch_size: int,
+    cache_dir: Path,
+    run_key: str,
+    journal: Path,
+    ray: RayOptions | None = None,
 ) -> dict[str, tuple[Any, int, int]]:
     """The answers of a distilabel Pipeline for `rows`, appended to `journal` as well.
 
@@ -86,10 +96,15 @@ def run_pipeline(
         cache_dir: distilabel's cache folder (`generation.cache_dir`).
         run_key: the run's key; with the rows left to do it names the pipeline (and its cache).
         journal: the run's journal, appended to.
+        ray: `generation.ray` to run the pipeline on a Ray cluster (`generation.engine: ray`), the
+            generation step in `ray.replicas` copies; None: distilabel's local multiprocessing pipeline.
 
     Returns:
         row_id -> (raw answer or None, prompt tokens, completion tokens); empty when distilabel
         returned nothing.
+
+    Raises:
+        EmbedtuneError: `ray` is given but the ray package is not installed.
     """
     from distilabel.pipeline import Pipeline
     from distilabel.steps import LoadDataFromDicts
@@ -100,12 +115,26 @@ def run_pipeline(
     # a row that failed is asked again next time instead of being served its cached failure.
     todo_key = hashlib.sha256("\n".join(row["row_id"] for row in rows).encode()).hexdigest()[:8]
     name = f"embedtune-queries-{run_key}-{todo_key}"
+    step_options: dict[str, Any] = {}
+    if ray is not None:
+        from embedtune.generation import ray_engine
+
+        ray_engine.require_ray()
+        ray_engine.fit_llm_to_replica(llm, ray)
+        step_options["resources"] = ray_engine.replica_resources(ray)
     with Pipeline(name=name, description="embedtune synthetic query generation", cache_dir=cache_dir) as pipeline:
         load = LoadDataFromDicts(name="load_chunks", data=rows, batch_size=batch_size)
-        task = ChatGeneration(name=STEP_NAME, llm=llm, input_batch_size=batch_size)
+        task = ChatGeneration(name=STEP_NAME, llm=llm, input_batch_size=batch_size, **step_options)
         load >> task
-    with distilabel_run_context():
-        distiset = pipeline.run(use_cache=True)
+    shutdown_after = False
+    try:
+        if ray is not None:
+            pipeline, shutdown_after = ray_engine.to_ray(pipeline, ray)
+        with distilabel_run_context():
+            distiset = pipeline.run(use_cache=True)
+    finally:
+        if shutdown_after:
+            ray_engine.shutdown()
     results: dict[str, tuple[Any, int, int]] = {}
     if distiset is None:
         return results

@@ -20,6 +20,9 @@ journalled (`embedtune.generation.journal`) as soon as its batch returns, so a k
   distilabel `Pipeline` (`embedtune.generation.distilabel_pipeline`), and are journalled afterwards.
   llama.cpp must stay direct: its OpenMP threads hang in a worker forked from a process where torch
   already started OpenMP. Off the main thread a Pipeline cannot run, so direct mode is used there too.
+- "ray" mode (`generation.engine: ray`, whatever the backend's default or the env var): the same as
+  pipeline mode on a Ray cluster (`embedtune.generation.ray_engine`), in `generation.ray.replicas`
+  copies; llama.cpp too (Ray workers are not forked). It must run in the main thread.
 """
 
 from __future__ import annotations
@@ -178,6 +181,12 @@ class DistilabelQueryGenerator(QueryGenerator):
         return Path(self.config.cache_dir).expanduser() if self.config.cache_dir else default_cache_dir()
 
     def _mode(self) -> str:
+        """"ray" for `generation.engine: ray`; else `EMBEDTUNE_DISTILABEL_MODE` or the backend's default."""
+        if self.config.engine == "ray":
+            if threading.current_thread() is not threading.main_thread():
+                raise EmbedtuneError("generation.engine: ray runs distilabel's Ray pipeline, which needs the main "
+                                     "thread; run the step in the main thread or set generation.engine: local")
+            return "ray"
         mode = os.environ.get(MODE_ENV, self.default_mode).strip().lower()
         if mode not in ("pipeline", "direct"):
             raise EmbedtuneError(f"{MODE_ENV} must be 'pipeline' or 'direct', not '{mode}'")
@@ -186,19 +195,27 @@ class DistilabelQueryGenerator(QueryGenerator):
             mode = "direct"
         return mode
 
-    # -- pipeline mode ---------------------------------------------------------------------------
-    def _run_pipeline(self, rows: list[dict[str, Any]], run_key: str) -> dict[str, tuple[Any, int, int]]:
-        """Rows not yet in the journal through a distilabel Pipeline (whose own cache covers an
-        interrupted pipeline); every answer is journalled afterwards, so a re-run skips it."""
+    def _resume(self, rows: list[dict[str, Any]], run_key: str) -> tuple[Path, dict[str, Any], list[dict[str, Any]]]:
+        """(the run's journal, the answers it holds: rows finished by an interrupted run, the rows to ask)."""
         journal = journal_path(self._cache_dir(), run_key)
         journal.parent.mkdir(parents=True, exist_ok=True)
         results = read_journal(journal)
-        self._resumed = len([row for row in rows if row["row_id"] in results])
         todo = [row for row in rows if row["row_id"] not in results]
+        self._resumed = len(rows) - len(todo)
+        if self._resumed:
+            logger.info("resuming: %d of %d answers already in %s", self._resumed, len(rows), journal)
+        return journal, results, todo
+
+    # -- pipeline mode ---------------------------------------------------------------------------
+    def _run_pipeline(self, rows: list[dict[str, Any]], run_key: str, on_ray: bool) -> dict[str, tuple[Any, int, int]]:
+        """Rows not yet in the journal through a distilabel Pipeline (whose own cache covers an interrupted
+        pipeline), on Ray when `on_ray`; every answer is journalled afterwards, so a re-run skips it."""
+        journal, results, todo = self._resume(rows, run_key)
         if not todo:
             return results
         self.llm.generation_kwargs = dict(self._call_kwargs)  # distilabel keeps them on the LLM
-        results.update(run_pipeline(self.llm, todo, self.batch_size, self._cache_dir(), run_key, journal))
+        ray = self.config.ray if on_ray else None
+        results.update(run_pipeline(self.llm, todo, self.batch_size, self._cache_dir(), run_key, journal, ray=ray))
         return results
 
     # -- direct mode -----------------------------------------------------------------------------
@@ -228,13 +245,7 @@ class DistilabelQueryGenerator(QueryGenerator):
             return [error] * len(batch)
 
     def _run_direct(self, rows: list[dict[str, Any]], run_key: str) -> dict[str, tuple[Any, int, int]]:
-        journal = journal_path(self._cache_dir(), run_key)
-        journal.parent.mkdir(parents=True, exist_ok=True)
-        results = read_journal(journal)  # resume: rows finished by an interrupted run
-        self._resumed = len([row for row in rows if row["row_id"] in results])
-        todo = [row for row in rows if row["row_id"] not in results]
-        if self._resumed:
-            logger.info("resuming: %d of %d answers already in %s", self._resumed, len(rows), journal)
+        journal, results, todo = self._resume(rows, run_key)
         if not todo:
             return results
         self.llm.load()
@@ -330,7 +341,7 @@ class DistilabelQueryGenerator(QueryGenerator):
         mode = self._mode()
         logger.info("generating %d queries for %d chunks in %d prompts with %s (%s mode)",
                     len(chunks) * queries_per_chunk, len(chunks), len(rows), self.name, mode)
-        results = self._run_pipeline(rows, run_key) if mode == "pipeline" else self._run_direct(rows, run_key)
+        results = self._run_direct(rows, run_key) if mode == "direct" else self._run_pipeline(rows, run_key, mode == "ray")
 
         queries: list[GeneratedQuery] = []
         prompt_total = completion_total = parsed = answered = unparseable = 0
