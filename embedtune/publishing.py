@@ -8,7 +8,8 @@ base-vs-tuned results on held-out test queries with their 95% CIs, and the promo
 no training text unless `CardFacts.examples` is given (the user opted in: `promotion.card_examples`).
 
 `publish(folder, repo_id, ...)` uploads exactly `upload_plan(folder)`: the model files, the card with
-the usage snippet pointing at the repo, never embedtune's export marker or hidden files. The token comes
+the usage snippet pointing at the repo (a LoRA adapter's base named by its Hub id, not a local folder),
+never embedtune's export marker or hidden files. The token comes
 from the environment (`HF_TOKEN`) or a ZenML secret; repositories are created private unless asked.
 
     >>> plan = upload_plan("outputs/tuned-model", "me/docs-embedder")
@@ -59,6 +60,7 @@ class CardFacts:
     promotion: Mapping[str, Any] | None = None  # the promote step's decision
     examples: Sequence[Mapping[str, str]] = ()  # (query, passage) pairs, only when the user opted in
     reference: str = LOCAL_REFERENCE  # what the usage snippet loads
+    adapter_base: str | None = None  # saved as a LoRA adapter: the base it loads on (base_model_name_or_path)
 
 
 def base_model_facts(base_model: str) -> tuple[str | None, str | None]:
@@ -178,6 +180,8 @@ def model_card(facts: CardFacts) -> str:
         ("Base model", f"`{facts.base_model_id or facts.base_model}`"),
         ("Base model license", facts.license or "unknown"), ("Run", facts.run_name), ("Date", facts.date),
         ("Matryoshka dimensions", ", ".join(str(d) for d in facts.matryoshka_dims) or None),
+        ("Saved as", f"a LoRA adapter on `{facts.base_model_id or facts.base_model}` (base weights not included)"
+         if facts.adapter_base else None),
     ) if value]
     usage = ["## Usage", "", "```python", "from sentence_transformers import SentenceTransformer", "",
              f'model = SentenceTransformer("{facts.reference}")',
@@ -185,6 +189,11 @@ def model_card(facts: CardFacts) -> str:
              "```", ""]
     if facts.matryoshka_dims:
         usage[-2:-2] = [f"# smaller vectors: SentenceTransformer(..., truncate_dim={min(facts.matryoshka_dims)})"]
+    if facts.adapter_base:
+        usage += [(f"This folder holds only a LoRA adapter (peft). `SentenceTransformer(path)` needs `peft` installed "
+                   f"and loads the base model `{facts.adapter_base}` first (`base_model_name_or_path` in "
+                   "adapter_config.json), then the adapter on it; that base must be available where the model "
+                   "is loaded."), ""]
     body = [f"# {title}", "", intro, "", *identity, "", *_decision(facts.promotion), *_evaluation(facts.report),
             *_data(facts), *usage, "## License", "",
             (f"The weights derive from `{facts.base_model_id or facts.base_model}` ({facts.license or 'license unknown'}); "
@@ -243,11 +252,32 @@ def upload_plan(folder: str | Path, repo_id: str) -> list[PlannedFile]:
         if relative == CARD_FILE:
             card = for_repo(path.read_text(encoding="utf-8"), repo_id)
             plan.append(PlannedFile(relative, path, card.encode("utf-8")))
+        elif relative.rpartition("/")[2] == "adapter_config.json":
+            plan.append(PlannedFile(relative, path, _adapter_config_for_hub(path)))
         else:
             plan.append(PlannedFile(relative, path))
     if not any(item.path_in_repo == CARD_FILE for item in plan):
         logger.warning("%s has no model card (README.md): the repository will have none", folder)
     return plan
+
+
+def _adapter_config_for_hub(path: Path) -> bytes | None:
+    """A LoRA adapter's config with its base named by Hub id (the recorded base's catalog or Hub name) instead
+    of a folder of this machine; unchanged (None) when it already names no local folder or no Hub id is known."""
+    from embedtune.models.adapters import read_record
+
+    config = json.loads(path.read_text(encoding="utf-8"))
+    reference = str(config.get("base_model_name_or_path") or "")
+    if not Path(reference).is_absolute():
+        return None
+    record = read_record(path.parent)
+    hub_id = base_model_facts(record.name)[0] if record else None
+    if not hub_id:
+        logger.warning("the LoRA adapter's base is %s, a folder of this machine: whoever downloads this model needs "
+                       "that base (publish a model trained with training.lora_save: merged instead)", reference)
+        return None
+    config.update(base_model_name_or_path=hub_id, revision=None)
+    return (json.dumps(config, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
 def commit_operations(plan: Sequence[PlannedFile]) -> list[Any]:

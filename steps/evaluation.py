@@ -22,6 +22,7 @@ from embedtune.config import (
 from embedtune.evaluation import gold as gold_sets
 from embedtune.evaluation import promotion
 from embedtune.evaluation.benchmark import evaluate_models, load_beir, load_models, pairs_to_benchmark
+from embedtune.models.adapters import adapter_reference
 from embedtune.models.api import settings_from_config
 from embedtune.models.embedding_cache import cache_for, use_cache
 from embedtune.models.loading import load_base_model
@@ -164,7 +165,8 @@ def promote(
     _log_run_and_step_metadata({"promoted": promoted, "promotion_reason": reason, "promotion_stage": decision["stage"]
                                 or "none", "decided_on": basis})
     artifact = _input_artifact(context, "tuned_model")
-    card = model_card_text(context, evaluation_report, decision, model_config, config, to_records(test))
+    card = model_card_text(context, evaluation_report, decision, model_config, config, to_records(test),
+                           adapter_base=adapter_reference(tuned_model))
     if artifact is not None:
         tracking.register_promoted(getattr(artifact, "run_metadata", {}) or {}, decision, _model_label(context))
     return decision, HTMLString(promotion_html(decision, evaluation_report)), MarkdownString(
@@ -189,10 +191,11 @@ def _step_metadata(run: Any, step_name: str) -> dict[str, Any]:
 
 def model_card_text(
     context: Any, report: dict[str, Any], decision: dict[str, Any], model_config: ModelConfig,
-    config: PromotionConfig, test_rows: list[dict[str, Any]],
+    config: PromotionConfig, test_rows: list[dict[str, Any]], adapter_base: str | None = None,
 ) -> str:
     """The card of this run's tuned model (embedtune.publishing.model_card) from the report, the decision and
-    what earlier steps of the run recorded (the data funnel, the split sizes)."""
+    what earlier steps of the run recorded (the data funnel, the split sizes). `adapter_base`: the base a
+    tuned model saved as a LoRA adapter loads on (the card says so)."""
     from zenml.client import Client
 
     run = Client().get_pipeline_run(context.pipeline_run.id)
@@ -217,7 +220,7 @@ def model_card_text(
         sizes=sizes, generators=generators, matryoshka_dims=model_config.matryoshka_dims,
         loss=settings.get("training", {}).get("loss"), run_name=identity.get("run_name"), date=identity.get("date"),
         report=report, promotion=decision,
-        examples=publishing.examples_from(test_rows, config.card_examples),
+        examples=publishing.examples_from(test_rows, config.card_examples), adapter_base=adapter_base,
     )
     return publishing.model_card(facts)
 

@@ -187,6 +187,21 @@ def _candidate_folder(candidate: str) -> str | None:
     return folder if Path(folder, "config.json").is_file() else None
 
 
+def base_parameters(folder: str | Path) -> int | None:
+    """Parameters of the base model an adapter folder names, when that base is a local folder."""
+    from embedtune.models.spec import parameter_count
+
+    reference = Path(base_reference_of(folder))
+    return parameter_count(reference) if reference.is_absolute() and reference.is_dir() else None
+
+
+def adapter_reference(model: SentenceTransformer) -> str | None:
+    """What an adapter save of `model` names as its base (`base_model_name_or_path`); None for a model that
+    saves full weights."""
+    base = attached_base(model)
+    return base.reference if base is not None else None
+
+
 def base_reference_of(folder: str | Path) -> str:
     """`base_model_name_or_path` of an adapter folder."""
     return str(json.loads((Path(folder) / ADAPTER_CONFIG).read_text(encoding="utf-8")).get("base_model_name_or_path") or "")

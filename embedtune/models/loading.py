@@ -10,11 +10,13 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embedtune import EmbedtuneError, logger
+from embedtune.models import adapters
 from embedtune.models.devices import available_memory_bytes, bytes_per_parameter
 from embedtune.models.paths import resolve_model
 from embedtune.models.spec import ModelSpec, resolve_spec, spec_for
@@ -79,6 +81,8 @@ def load_embedder(
     - dtype: `embedtune.models.devices.resolve_dtype` (auto: float32, except 1B+ models on a CUDA GPU in
       bfloat16/float16), never transformers' "auto": a checkpoint saved in fp16 still trains with fp32
       master weights. Weights that cannot fit the device are refused before loading.
+    - LoRA adapter folders (`training.lora_save: adapter`) load their base model first: found again by its
+      recorded name when the folder's reference does not hold here (`embedtune.models.adapters.localize`).
     - Pooling: a folder with sentence-transformers' `modules.json` keeps its own pooling and normalisation;
       a bare transformers folder of a catalog family gets the family's pooling (`spec.pooling`, e.g.
       last-token for Qwen3-Embedding) and L2 normalisation; any other bare folder, sentence-transformers'
@@ -96,6 +100,9 @@ def load_embedder(
     if spec.needs_remote_code and not trust_remote_code:
         raise remote_code_error(spec)
     path = spec.path or resolve_model(spec.name)  # raises the clear "unknown model" error
+    if adapters.is_adapter_folder(path):  # a LoRA adapter (training.lora_save: adapter): its base must be here
+        path = adapters.localize(path)
+        spec = replace(spec, parameters=(spec.parameters or 0) + (adapters.base_parameters(path) or 0) or None)
     device = select_device(device)
     dtype = resolve_dtype(dtype, device, spec.parameters)
     check_weights_fit(spec, dtype, device)
@@ -107,6 +114,7 @@ def load_embedder(
     else:
         model = SentenceTransformer(path, device=device, local_files_only=True, trust_remote_code=trust_remote_code,
                                     model_kwargs={"dtype": torch_dtype})
+    adapters.after_load(model, path)
     if max_seq_length:
         model.max_seq_length = min(max_seq_length, model.max_seq_length or max_seq_length)
     # Decided once, in resolve_spec; saved with a model tuned from this one. Other named prompts stay.

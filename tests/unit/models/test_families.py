@@ -8,6 +8,7 @@ would to the real model. These tests back the "fine-tune" column of docs/choosin
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import numpy as np
@@ -105,6 +106,56 @@ def test_family_fine_tunes_saves_and_reloads_as_a_plain_sentence_transformer(
     assert np.allclose(tuned, again, atol=tolerance)
     assert json.loads((folder / "config_sentence_transformers.json").read_text())["prompts"].get("query", "") == \
         resolve_spec(name).query_prompt
+
+
+PLAIN_LOAD = """
+import json, sys
+import numpy as np
+from sentence_transformers import SentenceTransformer
+folder, expected, prompt = sys.argv[1], np.load(sys.argv[2]), sys.argv[3] or None
+model = SentenceTransformer(folder, device="cpu")
+assert "embedtune" not in sys.modules
+print(json.dumps({"max_difference": float(np.abs(model.encode(json.loads(sys.argv[4]), prompt_name=prompt) - expected).max()),
+                  "lora_layers": sum("lora_A" in name for name, _ in model.named_parameters())}))
+"""
+
+
+@pytest.mark.parametrize("family", ["qwen3", "modernbert", "xlm-roberta", "bert"])
+def test_a_lora_adapter_save_is_small_and_loads_with_plain_sentence_transformers_in_a_fresh_process(
+    family, family_model, as_catalog_model, tmp_path
+):
+    """training.lora_save: adapter: the saved folder holds the adapter only, on its base's folder (qwen3: a bare
+    transformers folder, the others sentence-transformers ones); a new Python process without embedtune loads it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    base = family_model(family)
+    name = as_catalog_model(family, base)
+    model = load_embedder(name, max_seq_length=64, device="cpu")
+    prompt = "query" if model.prompts.get("query") else ""
+    before = model.encode(PROBE, prompt_name=prompt or None)
+    result = fine_tune(model, lora=True, name=name, lora_save="adapter")
+    assert result.metrics["lora_save"] == "adapter" and result.metrics["best_checkpoint"].startswith("checkpoint-")
+    tuned = result.model.encode(PROBE, prompt_name=prompt or None)
+    assert not np.allclose(before, tuned, atol=1e-4)
+    folder = tmp_path / "adapter"
+    result.model.save(str(folder))
+
+    files = {p.name for p in folder.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "modules.json", "tokenizer.json"} <= files
+    assert not files & {"model.safetensors", "config.json"}  # no base weights
+    assert (folder / "adapter_model.safetensors").stat().st_size < Path(base, "model.safetensors").stat().st_size / 2
+    config = json.loads((folder / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == str(Path(base).resolve()) and config["r"] == 4
+    np.save(tmp_path / "tuned.npy", tuned)
+    process = subprocess.run(
+        [sys.executable, "-c", PLAIN_LOAD, str(folder), str(tmp_path / "tuned.npy"), prompt, json.dumps(PROBE)],
+        check=False, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert process.returncode == 0, process.stderr[-2000:]
+    loaded = json.loads(process.stdout.strip().splitlines()[-1])
+    assert loaded["lora_layers"] > 0 and loaded["max_difference"] < 1e-5
 
 
 def test_a_remote_code_model_loads_only_when_trusted_and_fine_tunes_with_lora(
