@@ -29,17 +29,27 @@ def from_word_boundary(text: str, previous: str | None = None) -> str:
     return "... " + cut[1] if len(cut) == 2 else text
 
 
-def chunk_context(chunks: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, str | None]]:
-    """chunk_id -> (source path, text of the chunk before it in its document or None), for displays."""
+def location(source: str, headings: str = "") -> str:
+    """Where a passage sits, for a person: 'docs/training.md › Training > LoRA', or the source alone when the
+    chunk has no heading path."""
+    return f"{source} › {headings}" if source and headings else source or headings
+
+
+def chunk_context(chunks: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, str | None, str]]:
+    """chunk_id -> (source path, text of the chunk before it in its document or None, heading path or ""), for
+    displays."""
     by_doc: dict[Any, dict[int, Mapping[str, Any]]] = {}
     for chunk in chunks:
         by_doc.setdefault(chunk.get("doc_id"), {})[int(chunk.get("position", 0) or 0)] = chunk
-    context: dict[str, tuple[str, str | None]] = {}
+    context: dict[str, tuple[str, str | None, str]] = {}
     for positions in by_doc.values():
         for position, chunk in positions.items():
             before = positions.get(position - 1)
+            headings = chunk.get("headings")
             context[str(chunk["chunk_id"])] = (
-                str(chunk.get("source") or chunk.get("doc_id") or ""), str(before["text"]) if before else None
+                str(chunk.get("source") or chunk.get("doc_id") or ""),
+                str(before["text"]) if before else None,
+                headings if isinstance(headings, str) else "",  # "" also for chunks made before the column existed
             )
     return context
 
@@ -56,8 +66,8 @@ def pairs_sample_html(
 ) -> str:
     """A seeded sample of generated pairs as a table; with `kept_ids`, marks which ones the filters kept.
 
-    With `chunks`, each pair shows its passage's source path (else its `source` or `doc_id` column) and
-    the passage starts on a whole word (`from_word_boundary`); passages are cut at a word after
+    With `chunks`, each pair shows its passage's source path and heading path (`location`; else its `source` or
+    `doc_id` column) and the passage starts on a whole word (`from_word_boundary`); passages are cut at a word after
     `passage_chars` characters."""
     kept = set(kept_ids) if kept_ids is not None else None
     context = chunk_context(chunks) if chunks is not None else {}
@@ -66,8 +76,8 @@ def pairs_sample_html(
     head += "<th>filters</th></tr>" if kept is not None else "</tr>"
     rows = []
     for number, pair in enumerate(chosen, start=1):
-        source, previous = context.get(str(pair.get("positive_id")), (None, None))
-        source = source or str(pair.get("source") or pair.get("doc_id") or "")
+        source, previous, headings = context.get(str(pair.get("positive_id")), (None, None, ""))
+        source = location(source or str(pair.get("source") or pair.get("doc_id") or ""), headings)
         passage = _cut(from_word_boundary(str(pair.get("positive", "")), previous), passage_chars)
         cells = [
             str(number), html.escape(str(pair.get("query", ""))), html.escape(str(pair.get("style", "") or "")),

@@ -19,7 +19,8 @@ def pairs_markdown(
     chunks: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
     """Markdown with `n` seeded-random generated pairs: query, style, filter verdict, passage. With `chunks`
-    (the run's chunks), each pair names its passage's source path and the passage starts on a whole word."""
+    (the run's chunks), each pair names its passage's source path and heading path ('`docs/training.md` ›
+    Training > LoRA') and the passage starts on a whole word."""
     context = chunk_context(chunks) if chunks is not None else {}
     chosen = random.Random(seed).sample(list(pairs), min(n, len(pairs)))
     kept = sum(pair["id"] in kept_ids for pair in chosen)
@@ -37,8 +38,9 @@ def pairs_markdown(
     for number, pair in enumerate(chosen, start=1):
         verdict = "kept" if pair["id"] in kept_ids else "dropped by filters"
         query = pair["query"] if pair["query"] else f"(unparsed: {pair.get('raw', '')[:120]!r})"
-        where, previous = context.get(str(pair["positive_id"]), (None, None))
-        where = f"`{where}`" if where else f"chunk `{pair['positive_id']}`"
+        source, previous, headings = context.get(str(pair["positive_id"]), (None, None, ""))
+        where = f"`{source}`" if source else f"chunk `{pair['positive_id']}`"
+        where += f" › {headings}" if headings else ""
         lines += [
             f"## {number}. {query}",
             "",

@@ -53,3 +53,12 @@ def test_funnel_reads_in_plain_numbers_never_as_a_share_above_100_percent():
     assert notes["train"] == "70% of the 80 split pairs" and notes["test"] == "20% of the 80 split pairs"
     page = visualization.funnel_html(counts)
     assert "1200%" not in page and "12.0 per document" in page
+
+
+def test_pairs_sample_shows_the_passage_heading_path_after_its_source():
+    chunk = {"chunk_id": "c0", "doc_id": "d", "source": "docs/training.md", "position": 0,
+             "headings": "Training > Large models > LoRA", "text": "LoRA trains adapters."}
+    pair = {"id": "p", "query": "what does lora train", "positive": chunk["text"], "positive_id": "c0", "doc_id": "d"}
+    page = visualization.pairs_sample_html([pair], chunks=[chunk])
+    assert "docs/training.md › Training &gt; Large models &gt; LoRA" in page
+    assert visualization.location("docs/a.md") == "docs/a.md"
