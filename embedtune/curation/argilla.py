@@ -19,6 +19,7 @@ from embedtune.config import CurationConfig
 from embedtune.curation.records import (
     CORRECTED_QUERY,
     GUIDELINES,
+    HEADINGS,
     NEGATIVE_IRRELEVANT,
     NO,
     RELEVANT,
@@ -153,6 +154,7 @@ def dataset_settings(client: rg.Argilla, config: CurationConfig, vector_dimensio
         ],
         metadata=[
             rg.TermsMetadataProperty(name="source", title="Source document", client=client),
+            _headings_property(client),
             rg.TermsMetadataProperty(name="chunk_id", title="Chunk id", client=client),
             rg.TermsMetadataProperty(name="negative_chunk_id", title="Negative chunk id", client=client),
             rg.TermsMetadataProperty(name="generator", title="Generator model", client=client),
@@ -175,6 +177,42 @@ def dataset_settings(client: rg.Argilla, config: CurationConfig, vector_dimensio
     )
 
 
+def _headings_property(client: rg.Argilla) -> rg.TermsMetadataProperty:
+    import argilla as rg
+
+    return rg.TermsMetadataProperty(name=HEADINGS, title="Section (the passage's heading path)", client=client)
+
+
+def add_headings_property(client: rg.Argilla, dataset: rg.Dataset) -> None:
+    """Give a dataset created before records carried heading paths its `headings` metadata property (Argilla
+    lets metadata properties, unlike fields, be added to a published dataset). If the server refuses, a
+    warning says so and records are pushed without it (`record_metadata`)."""
+    from argilla._exceptions import ArgillaError
+
+    if HEADINGS in {prop.name for prop in dataset.settings.metadata}:
+        return
+    prop = _headings_property(client)
+    try:
+        prop.dataset = dataset
+        prop.create()
+        dataset.settings.metadata.add(prop)
+        logger.info("added the '%s' metadata property to Argilla dataset '%s'", HEADINGS, dataset.name)
+    except ArgillaError as error:
+        logger.warning(
+            "Argilla dataset '%s' has no '%s' metadata property and could not get one (%s): records are pushed "
+            "without their heading paths", dataset.name, HEADINGS, type(error).__name__,
+        )
+
+
+def record_metadata(metadata: Mapping[str, Any], dataset: rg.Dataset) -> dict[str, Any]:
+    """`metadata` without the keys `dataset` defines no property for (unless it allows extra metadata), so a
+    dataset created by an older embedtune accepts records carrying newer metadata."""
+    if dataset.settings.allow_extra_metadata:
+        return dict(metadata)
+    known = {prop.name for prop in dataset.settings.metadata}
+    return {key: value for key, value in metadata.items() if key in known}
+
+
 def find_dataset(client: rg.Argilla, config: CurationConfig) -> rg.Dataset | None:
     workspace = _workspace(client, config)
     for dataset in workspace.datasets:
@@ -194,6 +232,7 @@ def ensure_dataset(client: rg.Argilla, config: CurationConfig, vector_dimensions
                 f"Argilla dataset '{config.dataset}' holds {existing[VECTOR]}-dim query embeddings but the base "
                 f"model gives {vector_dimensions}: set curation.dataset to a new name"
             )
+        add_headings_property(client, dataset)
         return dataset
     workspace = _workspace(client, config)
     dataset = rg.Dataset(
@@ -212,7 +251,7 @@ def _to_sdk_record(record: Mapping[str, Any], dataset: rg.Dataset) -> Any:
     sdk_record = rg.Record(
         id=record["id"],
         fields=record["fields"],
-        metadata=record["metadata"],
+        metadata=record_metadata(record["metadata"], dataset),
         vectors=record["vectors"] or None,
         suggestions=[rg.Suggestion(**suggestion) for suggestion in record["suggestions"]],
     )

@@ -2,7 +2,8 @@
 
 No Argilla import here (the SDK needs a live server even to build settings objects): `embedtune.argilla_client`
 turns these dicts into SDK calls. The record id is the pair id (a stable hash of chunk id + query), so pushing
-again updates records instead of duplicating them.
+again updates records instead of duplicating them. A record's `headings` metadata is its passage's heading path
+('Guide > Install'), shown beside the passage and filterable; the passage field itself is the chunk text as trained.
 
 Review questions, per record:
 - `relevant` (yes/no): does the passage answer the query? A "no" drops the pair.
@@ -23,6 +24,7 @@ RELEVANT = "relevant"
 NEGATIVE_IRRELEVANT = "negative_irrelevant"
 CORRECTED_QUERY = "corrected_query"
 VECTOR = "query_embedding"
+HEADINGS = "headings"  # metadata: the passage's heading path (chunks made before 2026-12-02 have none)
 YES, NO = "yes", "no"
 
 GUIDELINES = """\
@@ -79,8 +81,10 @@ def pair_to_record(
     positive_score = _clean_number(pair.get("positive_score"))
     negative_score = _clean_number(pair.get("negative_score"))
     negative = pair.get("negative") or None
+    headings = (chunk or {}).get("headings")
     metadata: dict[str, Any] = {
         "source": (chunk or {}).get("source") or pair.get("doc_id"),
+        HEADINGS: headings if isinstance(headings, str) and headings else None,
         "chunk_id": pair.get("positive_id"),
         "negative_chunk_id": pair.get("negative_id") if negative else None,
         "generator": pair.get("generator"),

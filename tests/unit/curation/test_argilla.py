@@ -65,3 +65,57 @@ def test_curation_config_is_validated_with_the_key_named():
         parse_parameters({"curation": {"batch_size": 0}})
     with pytest.raises(EmbedtuneError, match="curation.api_key: unknown key"):
         parse_parameters({"curation": {"api_key": "never-in-config"}})
+
+
+def fake_dataset(names, allow_extra=False):
+    """Just enough of an Argilla dataset for metadata handling: settings.metadata, allow_extra_metadata."""
+    from types import SimpleNamespace
+
+    class Properties(list):
+        def add(self, prop):
+            self.append(prop)
+
+    return SimpleNamespace(
+        name="embedtune-pairs",
+        settings=SimpleNamespace(metadata=Properties(SimpleNamespace(name=n) for n in names),
+                                 allow_extra_metadata=allow_extra),
+    )
+
+
+def test_a_dataset_without_the_headings_property_still_takes_records():
+    from embedtune.curation.argilla import record_metadata
+
+    metadata = {"source": "docs/a.md", "headings": "Guide > Install", "chunk_id": "c1"}
+    assert record_metadata(metadata, fake_dataset(["source", "chunk_id"])) == {"source": "docs/a.md", "chunk_id": "c1"}
+    assert record_metadata(metadata, fake_dataset(["source", "chunk_id", "headings"])) == metadata
+    assert record_metadata(metadata, fake_dataset([], allow_extra=True)) == metadata
+
+
+def test_an_older_dataset_gets_the_headings_property_or_a_warning(monkeypatch, caplog):
+    import logging
+
+    from argilla._exceptions import ArgillaAPIError
+
+    import embedtune.curation.argilla as client_module
+
+    created = []
+
+    class Property:
+        def __init__(self, refuse):
+            self.name, self.refuse, self.dataset = "headings", refuse, None
+
+        def create(self):
+            if self.refuse:
+                raise ArgillaAPIError("no")
+            created.append(self.dataset.name)
+
+    dataset = fake_dataset(["source"])
+    monkeypatch.setattr(client_module, "_headings_property", lambda client: Property(refuse=False))
+    client_module.add_headings_property(None, dataset)
+    assert created == ["embedtune-pairs"] and "headings" in {p.name for p in dataset.settings.metadata}
+    client_module.add_headings_property(None, dataset)
+    assert created == ["embedtune-pairs"], "a dataset that has it is left alone"
+    monkeypatch.setattr(client_module, "_headings_property", lambda client: Property(refuse=True))
+    with caplog.at_level(logging.WARNING):
+        client_module.add_headings_property(None, fake_dataset(["source"]))
+    assert "pushed without their heading paths" in caplog.text

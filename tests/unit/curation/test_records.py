@@ -169,3 +169,14 @@ def test_include_pending_keeps_unreviewed_pairs_marked_as_such():
 
 def test_unreviewed_marks_every_pair():
     assert [r["review_status"] for r in unreviewed([make_pair(0), make_pair(1)])] == ["unreviewed", "unreviewed"]
+
+
+def test_record_shows_the_passage_heading_path_as_metadata_and_leaves_the_passage_alone():
+    from embedtune.curation.records import HEADINGS
+
+    chunk = {"chunk_id": "chunk0", "source": "docs/kubernetes.md", "n_tokens": 42, "headings": "Pods > Storage"}
+    record = pair_to_record(make_pair(0), chunk)
+    assert record["metadata"][HEADINGS] == "Pods > Storage"
+    assert record["fields"]["positive"] == make_pair(0)["positive"]
+    for old in ({**chunk, "headings": ""}, {**chunk, "headings": float("nan")}, {k: v for k, v in chunk.items() if k != "headings"}):
+        assert HEADINGS not in pair_to_record(make_pair(0), old)["metadata"]
