@@ -29,12 +29,15 @@ def generate_queries(chunks: pd.DataFrame, config: GenerationConfig) -> Annotate
     if config.max_chunks and len(rows) > config.max_chunks:
         rows = sorted(random.Random(config.seed).sample(rows, config.max_chunks), key=lambda r: r["chunk_id"])
     generator = make_generator(config)
+    if config.engine == "ray" and config.backend == "heuristic":
+        logger.warning("generation.engine: ray has no effect with the heuristic backend (no LLM); it runs here")
     started = time.perf_counter()
     generated = generator.generate(rows, config.queries_per_chunk)
     minutes = (time.perf_counter() - started) / 60
     frame = pd.DataFrame(pairs.build_pairs(generated, rows), columns=PAIR_COLUMNS)
     usage = {
         "backend": config.backend,
+        "engine": config.engine,  # local, or ray (distilabel's Ray pipeline; usage "mode" is then "ray")
         "generator": generator.name,
         "prompt_version": getattr(generator, "prompt_version", ""),
         "chunks": len(rows),

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embedtune.generation.journal import journal_line
+from embedtune.generation.ray_engine import fit_llm_to_replica, replica_resources, require_ray, shutdown, to_ray
 
 if TYPE_CHECKING:
     from embedtune.config import RayOptions
@@ -117,11 +118,9 @@ def run_pipeline(
     name = f"embedtune-queries-{run_key}-{todo_key}"
     step_options: dict[str, Any] = {}
     if ray is not None:
-        from embedtune.generation import ray_engine
-
-        ray_engine.require_ray()
-        ray_engine.fit_llm_to_replica(llm, ray)
-        step_options["resources"] = ray_engine.replica_resources(ray)
+        require_ray()
+        fit_llm_to_replica(llm, ray)
+        step_options["resources"] = replica_resources(ray)
     with Pipeline(name=name, description="embedtune synthetic query generation", cache_dir=cache_dir) as pipeline:
         load = LoadDataFromDicts(name="load_chunks", data=rows, batch_size=batch_size)
         task = ChatGeneration(name=STEP_NAME, llm=llm, input_batch_size=batch_size, **step_options)
@@ -129,12 +128,12 @@ def run_pipeline(
     shutdown_after = False
     try:
         if ray is not None:
-            pipeline, shutdown_after = ray_engine.to_ray(pipeline, ray)
+            pipeline, shutdown_after = to_ray(pipeline, ray)
         with distilabel_run_context():
             distiset = pipeline.run(use_cache=True)
     finally:
         if shutdown_after:
-            ray_engine.shutdown()
+            shutdown()
     results: dict[str, tuple[Any, int, int]] = {}
     if distiset is None:
         return results

@@ -6,10 +6,11 @@ submitted, `image_settings` completes it:
 
 - `pyproject_export_command`: this module's `export` (below), which ZenML runs when it builds the image, writes
   the requirements of `pyproject.toml`: its dependencies plus exactly the extras the run needs
-  (`required_extras`): the generation backend's (`llamacpp` -> `local-llm`, `openai` -> `openai`), the
-  filesystem of every remote URI in the config (`s3://` -> `s3`, `gs://` -> `gcs`, `az://` -> `azure`) and the
-  stack's components (an MLflow experiment tracker -> `mlflow`, an S3 / GCS / Azure artifact store -> `s3` /
-  `gcs` / `azure`). ZenML adds the stack integrations' own requirements beside them.
+  (`required_extras`): the generation backend's (`llamacpp` -> `local-llm`, `openai` -> `openai`) and engine's
+  (`generation.engine: ray` -> `ray`), the filesystem of every remote URI in the config (`s3://` -> `s3`,
+  `gs://` -> `gcs`, `az://` -> `azure`) and the stack's components (an MLflow experiment tracker -> `mlflow`,
+  an S3 / GCS / Azure artifact store -> `s3` / `gcs` / `azure`). ZenML adds the stack integrations' own
+  requirements beside them.
 - `environment.HF_HUB_OFFLINE`: "1" when every model the config names is bundled, in the artifact store or
   inside the project; "0" when one is a Hugging Face Hub id the image must download (`hub_models`).
 - `apt_packages` and `environment.CMAKE_ARGS` for llama.cpp, which builds from source, only when `local-llm`
@@ -31,6 +32,7 @@ from typing import Any
 
 PROJECT = "embedtune"
 BACKEND_EXTRAS = {"llamacpp": "local-llm", "openai": "openai", "vllm": "vllm"}
+ENGINE_EXTRAS = {"ray": "ray"}  # generation.engine -> extra (the step connects to the Ray cluster from the image)
 # (stack component type, flavor) -> extra
 FLAVOR_EXTRAS = {
     ("experiment_tracker", "mlflow"): "mlflow",
@@ -60,7 +62,7 @@ def required_extras(config: Any, stack_flavors: Mapping[str, str] | None = None)
     e.g. {"artifact_store": "s3", "experiment_tracker": "mlflow"}), sorted."""
     from embedtune.util.remote import extra_for
 
-    extras = {BACKEND_EXTRAS.get(config.generation.backend)}
+    extras = {BACKEND_EXTRAS.get(config.generation.backend), ENGINE_EXTRAS.get(config.generation.engine)}
     extras.update(extra_for(uri) for uri in config_uris(config))
     extras.update(FLAVOR_EXTRAS.get((kind, flavor)) for kind, flavor in (stack_flavors or {}).items())
     return sorted(extra for extra in extras if extra)

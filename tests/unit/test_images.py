@@ -67,20 +67,20 @@ def test_each_recipe_image_holds_the_default_generator_and_its_store_filesystem(
     assert CORE <= names and LLAMA <= names, sorted((CORE | LLAMA) - names)  # generation.backend: llamacpp
     store_package = {"s3": "s3fs", "gcp": "gcsfs"}[RECIPE_STACKS[name]["artifact_store"]]
     assert store_package in names
-    assert "openai" not in names and "mlflow" not in names  # exactly what runs: no unused extras
+    assert not {"openai", "mlflow", "ray"} & names  # exactly what runs: no unused extras
     assert "ENV HF_HUB_OFFLINE='1'" in dockerfile  # every model bundled
     assert "'build-essential' 'cmake'" in dockerfile and "ENV CMAKE_ARGS='-DGGML_NATIVE=OFF'" in dockerfile
     assert "moto" not in names and "pytest" not in names  # dev tools stay out
 
 
-def test_openai_mlflow_s3_corpus_and_a_hub_model_change_the_kubernetes_image(zenml_repository, tmp_path, monkeypatch):
+def test_openai_on_ray_mlflow_s3_corpus_and_a_hub_model_change_the_kubernetes_image(zenml_repository, tmp_path, monkeypatch):
     stack = {**RECIPE_STACKS["kubernetes"], "artifact_store": "gcp", "experiment_tracker": "mlflow"}
     monkeypatch.setattr(images, "active_stack_flavors", lambda: dict(stack))
-    parameters = {"generation": {"backend": "openai"}, "ingest": {"corpus": "s3://team-docs/wiki"},
+    parameters = {"generation": {"backend": "openai", "engine": "ray"}, "ingest": {"corpus": "s3://team-docs/wiki"},
                   "model": {"base_model": "BAAI/bge-small-en-v1.5"}}
     _, options = support.prepare(recipe("kubernetes", parameters, tmp_path), None, needs_corpus=True)
     names, dockerfile = built_image(options["settings"]["docker"])
-    assert {"openai", "mlflow", "s3fs", "gcsfs"} <= names  # backend, tracker, corpus scheme, artifact store
+    assert {"openai", "ray", "mlflow", "s3fs", "gcsfs"} <= names  # backend, engine, tracker, corpus, store
     assert not LLAMA & names and "'cmake'" not in dockerfile  # no llama.cpp build for an API generator
     assert "ENV HF_HUB_OFFLINE='0'" in dockerfile  # the hub id is downloaded inside the image
     assert options["steps"]["load_documents"]["enable_cache"] is False  # a bucket is re-read by every run
@@ -99,6 +99,8 @@ def test_required_extras_follow_backend_uris_and_stack():
     assert extras() == []  # heuristic generator, local corpus, local stack
     assert extras(generation={"backend": "llamacpp"}) == ["local-llm"]
     assert extras(generation={"backend": "openai"}) == ["openai"]
+    assert extras(generation={"backend": "openai", "engine": "ray"}) == ["openai", "ray"]  # distilabel's Ray pipeline
+    assert extras(generation={"backend": "llamacpp", "engine": "local"}) == ["local-llm"]
     assert extras(ingest={"corpus": "gs://b/docs"}, model={"base_model": "az://c/models/m"}) == ["azure", "gcs"]
     assert extras(ingest={"corpus": "hf://datasets/x/y"}) == []  # huggingface_hub is a core dependency
     assert extras({"experiment_tracker": "mlflow", "artifact_store": "s3", "orchestrator": "kubernetes"}) == [
@@ -129,5 +131,6 @@ def test_export_follows_extras_and_refuses_an_unknown_one(tmp_path):
 
 def test_the_real_pyproject_defines_every_extra_the_mappings_name():
     defined = images._read_pyproject(PROJECT_ROOT / "pyproject.toml")["project"]["optional-dependencies"]
-    named = {*images.BACKEND_EXTRAS.values(), *images.FLAVOR_EXTRAS.values(), "s3", "gcs", "azure"}
+    named = {*images.BACKEND_EXTRAS.values(), *images.ENGINE_EXTRAS.values(), *images.FLAVOR_EXTRAS.values(),
+             "s3", "gcs", "azure"}
     assert named <= set(defined), named - set(defined)
