@@ -20,7 +20,7 @@ against the documents' ids (JSONL / Hugging Face sources end in `#<id>`).
 
 Mapping (`map_gold`): a chunk is relevant when it belongs to a relevant document and, when a span is given,
 contains it (or, for a span cut by a chunk boundary, overlaps it), and, when a heading is given, lies in that
-section. A chunk matched by several judgments of a query gets the highest grade. Lines that map to nothing are
+section (headings are found as for chunks' heading paths: markdown, HTML and reStructuredText). A chunk matched by several judgments of a query gets the highest grade. Lines that map to nothing are
 reported with the reason; a gold set that maps to nothing is refused.
 """
 
@@ -43,8 +43,6 @@ COLUMNS = ("query_id", "query", "doc", "span", "heading", "chunk", "grade", "whe
 _DOC_KEYS = ("doc", "document", "path", "source")
 _JUDGMENT_KEYS = {*_DOC_KEYS, "span", "quote", "heading", "chunk", "chunk_id", "grade"}
 _QUERY_KEYS = {"id", "_id", "query", "text", "relevant", *_JUDGMENT_KEYS}
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
-_FENCE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
 
 
 def query_id(text: str) -> str:
@@ -225,21 +223,12 @@ class _Document:
         self.ranges.append((chunk_id, start, start + len(text)))
 
     def sections(self) -> list[tuple[int, str, str, int, int]]:
-        """(level, heading text, slug, start, end) of each markdown section; code fences are skipped."""
-        fenced, in_fence, position = [], False, 0
-        for fence in _FENCE.finditer(self.text):
-            if not in_fence:
-                position = fence.start()
-            else:
-                fenced.append((position, fence.end()))
-            in_fence = not in_fence
-        if in_fence:
-            fenced.append((position, len(self.text)))
-        headings = [
-            (len(m.group(1)), m.group(2).strip(), m.start())
-            for m in _HEADING.finditer(self.text)
-            if not any(a <= m.start() < b for a, b in fenced)
-        ]
+        """(level, heading text, slug, start, end) of each section, found as chunking finds the headings of
+        chunks' heading paths (`embedtune.data.headings`: markdown ATX and setext outside code fences, HTML
+        headings as ingested, reStructuredText titles in `.rst` sources)."""
+        from embedtune.data.headings import heading_marks
+
+        headings = [(level, title, start) for start, level, title in heading_marks(self.text, self.source)]
         result = []
         for index, (level, text, start) in enumerate(headings):
             end = next((s for lvl, _, s in headings[index + 1:] if lvl <= level), len(self.text))

@@ -188,6 +188,16 @@ def test_a_heading_pins_its_section_with_subsections_and_ignores_code_comments()
     assert comment.unmapped and comment.unmapped[0]["reason"].startswith("no heading 'Not a heading'")
 
 
+def test_setext_and_restructuredtext_headings_pin_sections_as_chunk_heading_paths_find_them():
+    text = "Setup\n=====\n\nIntro words about setup and nothing else.\n\nLinux\n-----\n\nUse apt on the server.\n"
+    for source in ("setup.md", "setup.rst"):
+        chunks = chunked(source, text, size=40, overlap=10)
+        linux = map_gold(entry_rows({"query": "q", "doc": source, "heading": "Linux"}, "x"), chunks)
+        assert not linux.unmapped, linux.unmapped
+        hits = set(next(iter(linux.benchmark.qrels.values())))
+        assert chunks_with("apt on", chunks) <= hits and not chunks_with("Intro words", chunks) & hits
+
+
 def test_unmappable_judgments_are_reported_with_their_reason_and_the_rest_still_maps():
     rows = [
         *entry_rows({"id": "ok", "query": "good", "doc": "promotion.md", "span": "above zero"}, "g: query 1"),
