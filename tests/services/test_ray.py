@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
 import sys
 import threading
@@ -58,6 +59,7 @@ def ray_cluster(tmp_path_factory, monkeypatch):
     monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
     temp_dir = str(tmp_path_factory.mktemp("ray"))  # short: Ray's socket paths must fit in 107 characters
     node = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "temp_dir": temp_dir, "dashboard_agent_listen_port": None}
+    sigterm = signal.getsignal(signal.SIGTERM)  # a head node started here installs its own SIGTERM handler
     cluster = Cluster()
     try:
         cluster.add_node(**node, gcs_server_port=free_port(), include_dashboard=False)
@@ -68,6 +70,7 @@ def ray_cluster(tmp_path_factory, monkeypatch):
         if ray.is_initialized():
             ray.shutdown()
         cluster.shutdown()
+        signal.signal(signal.SIGTERM, sigterm)
 
 
 class _PidHandler(_Handler):
@@ -112,7 +115,7 @@ def test_ray_engine_keeps_the_rows_of_the_local_engine_and_resumes_from_its_jour
     monkeypatch.setenv("RAY_ADDRESS", ray_cluster)  # generation.ray.address unset: RAY_ADDRESS is used
     monkeypatch.delenv("EMBEDTUNE_DISTILABEL_MODE", raising=False)
     prompts = len(WORDS) * QUERIES_PER_CHUNK
-    with fault_server() as (server, state):
+    with fault_server(delay_seconds=0.05) as (server, state):  # no replica answers everything before the other
         server.RequestHandlerClass = _PidHandler
         server.senders, server.lock_senders = [], threading.Lock()
         local_rows, local_usage, local_kept = generate(tmp_path, server.base_url, "local", "local")
