@@ -3,10 +3,10 @@
 Used by `embedtune.generation.runner` when `EMBEDTUNE_DISTILABEL_MODE=pipeline` (every backend
 defaults to direct mode), and with `generation.engine: ray`, where the same pipeline runs as distilabel's
 `RayPipeline` (`embedtune.generation.ray_engine`). `run_pipeline` sends the rows through
-`LoadDataFromDicts >> ChatGeneration(llm)` with distilabel's cache on, so an interrupted pipeline resumes from its finished batches; afterwards
-every answer goes into the run's journal (`embedtune.generation.journal`) and distilabel's cache of this
-pipeline is dropped, so a row that failed is asked again next time instead of being served its cached
-failure.
+`LoadDataFromDicts >> ChatGeneration(llm)` with distilabel's cache on, so an interrupted pipeline resumes
+from its finished batches; afterwards every answer goes into the run's journal
+(`embedtune.generation.journal`) and distilabel's cache of this pipeline is dropped, so a row that failed
+is asked again next time instead of being served its cached failure.
 
 `distilabel_run_context()` wraps the run: distilabel's worker processes inherit the signal handlers and
 root log handlers of this process, and inside a ZenML step they then never shut down; it gives them
