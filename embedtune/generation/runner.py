@@ -207,14 +207,14 @@ class DistilabelQueryGenerator(QueryGenerator):
         return journal, results, todo
 
     # -- pipeline mode ---------------------------------------------------------------------------
-    def _run_pipeline(self, rows: list[dict[str, Any]], run_key: str, on_ray: bool) -> dict[str, tuple[Any, int, int]]:
+    def _run_pipeline(self, rows: list[dict[str, Any]], run_key: str, mode: str) -> dict[str, tuple[Any, int, int]]:
         """Rows not yet in the journal through a distilabel Pipeline (whose own cache covers an interrupted
-        pipeline), on Ray when `on_ray`; every answer is journalled afterwards, so a re-run skips it."""
+        pipeline), on Ray in mode "ray"; every answer is journalled afterwards, so a re-run skips it."""
         journal, results, todo = self._resume(rows, run_key)
         if not todo:
             return results
         self.llm.generation_kwargs = dict(self._call_kwargs)  # distilabel keeps them on the LLM
-        ray = self.config.ray if on_ray else None
+        ray = self.config.ray if mode == "ray" else None
         results.update(run_pipeline(self.llm, todo, self.batch_size, self._cache_dir(), run_key, journal, ray=ray))
         return results
 
@@ -341,7 +341,7 @@ class DistilabelQueryGenerator(QueryGenerator):
         mode = self._mode()
         logger.info("generating %d queries for %d chunks in %d prompts with %s (%s mode)",
                     len(chunks) * queries_per_chunk, len(chunks), len(rows), self.name, mode)
-        results = self._run_direct(rows, run_key) if mode == "direct" else self._run_pipeline(rows, run_key, mode == "ray")
+        results = self._run_direct(rows, run_key) if mode == "direct" else self._run_pipeline(rows, run_key, mode)
 
         queries: list[GeneratedQuery] = []
         prompt_total = completion_total = parsed = answered = unparseable = 0

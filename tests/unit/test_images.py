@@ -73,7 +73,8 @@ def test_each_recipe_image_holds_the_default_generator_and_its_store_filesystem(
     assert "moto" not in names and "pytest" not in names  # dev tools stay out
 
 
-def test_openai_on_ray_mlflow_s3_corpus_and_a_hub_model_change_the_kubernetes_image(zenml_repository, tmp_path, monkeypatch):
+def test_openai_on_ray_mlflow_s3_corpus_and_a_hub_model_change_the_kubernetes_image(zenml_repository, tmp_path,
+                                                                                    monkeypatch):
     stack = {**RECIPE_STACKS["kubernetes"], "artifact_store": "gcp", "experiment_tracker": "mlflow"}
     monkeypatch.setattr(images, "active_stack_flavors", lambda: dict(stack))
     parameters = {"generation": {"backend": "openai", "engine": "ray"}, "ingest": {"corpus": "s3://team-docs/wiki"},

@@ -30,8 +30,8 @@ def pipeline_calls(monkeypatch):
         results = {}
         with journal.open("a", encoding="utf-8") as out:
             for row, output in zip(rows, outputs):
-                stats = output["statistics"]
-                raw, tokens_in, tokens_out = output["generations"][0], stats["input_tokens"][0], stats["output_tokens"][0]
+                raw, stats = output["generations"][0], output["statistics"]
+                tokens_in, tokens_out = stats["input_tokens"][0], stats["output_tokens"][0]
                 results[row["row_id"]] = (raw, tokens_in, tokens_out)
                 out.write(journal_line(row["row_id"], raw, tokens_in, tokens_out))
         return results
