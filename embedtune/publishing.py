@@ -190,10 +190,10 @@ def model_card(facts: CardFacts) -> str:
     if facts.matryoshka_dims:
         usage[-2:-2] = [f"# smaller vectors: SentenceTransformer(..., truncate_dim={min(facts.matryoshka_dims)})"]
     if facts.adapter_base:
-        usage += [(f"This folder holds only a LoRA adapter (peft). `SentenceTransformer(path)` needs `peft` installed "
-                   f"and loads the base model `{facts.adapter_base}` first (`base_model_name_or_path` in "
-                   "adapter_config.json), then the adapter on it; that base must be available where the model "
-                   "is loaded."), ""]
+        usage += [("This folder holds only a LoRA adapter (peft). `SentenceTransformer(path)` needs `peft` installed "
+                   "and first loads the base model that `base_model_name_or_path` in adapter_config.json names "
+                   f"(`{facts.adapter_base}` when this card was written), then the adapter on it; that base must "
+                   "be available where the model is loaded."), ""]
     body = [f"# {title}", "", intro, "", *identity, "", *_decision(facts.promotion), *_evaluation(facts.report),
             *_data(facts), *usage, "## License", "",
             (f"The weights derive from `{facts.base_model_id or facts.base_model}` ({facts.license or 'license unknown'}); "

@@ -38,7 +38,7 @@ class SentenceTransformerMaterializer(BaseMaterializer):
         # Kept until the step ends: weights may be memory-mapped from these files.
         with self.get_temporary_directory(delete_at_exit=False) as temp_dir:
             io_utils.copy_dir(self.uri, temp_dir)
-            adapters.localize(temp_dir, in_place=True)  # an adapter's base, found on this machine (or one error)
+            adapters.localize(temp_dir, in_place=True, label=self.uri)  # an adapter's base, found here (or one error)
             model = SentenceTransformer(temp_dir, local_files_only=True, device=select_device("auto"))  # no log line
             return adapters.after_load(model, temp_dir)
 

@@ -207,11 +207,12 @@ def base_reference_of(folder: str | Path) -> str:
     return str(json.loads((Path(folder) / ADAPTER_CONFIG).read_text(encoding="utf-8")).get("base_model_name_or_path") or "")
 
 
-def localize(folder: str | Path, in_place: bool = False) -> str:
+def localize(folder: str | Path, in_place: bool = False, label: str | None = None) -> str:
     """An adapter folder whose base reference holds on this machine: `folder` itself when its base is here
     (and matches the recorded fingerprint), else a copy (or `folder`, `in_place`) with the reference
     rewritten to the base found by its recorded name. Not an adapter folder, or one without
-    embedtune_adapter.json: `folder`, unchanged. Raises EmbedtuneError (one line) when the base is not here."""
+    embedtune_adapter.json: `folder`, unchanged. Raises EmbedtuneError (one line, naming the folder as `label`
+    when given, e.g. the artifact a temporary copy came from) when the base is not here or differs."""
     record = read_record(folder) if is_adapter_folder(folder) else None
     if record is None:
         return str(folder)
@@ -229,7 +230,7 @@ def localize(folder: str | Path, in_place: bool = False) -> str:
         return _rewrite_reference(folder, local, in_place)
     found = f"; {', '.join(differing)} differs from it (fingerprint)" if differing else ""
     raise EmbedtuneError(
-        f"{folder} is a LoRA adapter on base model '{record.name}' (fingerprint {record.fingerprint}, trained at "
+        f"{label or folder} is a LoRA adapter on base model '{record.name}' (fingerprint {record.fingerprint}, trained at "
         f"{record.path}), which is not on this machine{found}: install or download that base, or train with "
         "training.lora_save: merged"
     )
