@@ -57,8 +57,10 @@ def ray_cluster(tmp_path_factory, monkeypatch):
         Config.initialize("")  # Ray caches the auth mode when first imported: read the environment again
     # Loopback only: Ray resolves "127.0.0.1" to the machine's outward address unless told it is one host.
     monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
-    temp_dir = str(tmp_path_factory.mktemp("ray"))  # short: Ray's socket paths must fit in 107 characters
-    node = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "temp_dir": temp_dir, "dashboard_agent_listen_port": None}
+    temp_dir = tmp_path_factory.mktemp("ray")  # short: Ray's socket paths must fit in 107 characters
+    monkeypatch.setenv("RAY_TMPDIR", str(temp_dir))  # Ray's "current cluster" file: <RAY_TMPDIR>/ray, not /tmp/ray
+    (temp_dir / "ray").mkdir()
+    node = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "temp_dir": str(temp_dir), "dashboard_agent_listen_port": None}
     sigterm = signal.getsignal(signal.SIGTERM)  # a head node started here installs its own SIGTERM handler
     cluster = Cluster()
     try:
