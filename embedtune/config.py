@@ -258,7 +258,7 @@ class TrainingConfig(_Section):
     tf32: bool = Field(True, description="TF32 matmuls on Ampere+ GPUs (faster fp32 parts).")
     gpus: int = Field(1, ge=1, description=">1: the training step runs under accelerate on all GPUs of its machine.")
     checkpoint_dir: str | None = Field(None, description="Keep checkpoints here to resume after a crash.")
-    lora: bool = Field(False, description="Train LoRA adapters instead of every weight (merged into the saved model).")
+    lora: bool = Field(False, description="Train LoRA adapters instead of every weight (saved per `lora_save`).")
     lora_r: int = Field(16, gt=0, description="LoRA rank.")
     lora_alpha: int = Field(32, gt=0, description="LoRA scaling numerator (scale = lora_alpha / lora_r).")
     lora_dropout: float = Field(0.05, ge=0, lt=1)
