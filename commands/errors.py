@@ -3,7 +3,8 @@
 - `user_facing_message(error)`: the one-line message for a problem the user can fix, found anywhere
   in the exception chain (an `EmbedtuneError` raised inside a ZenML step included), or for a known
   mistake that surfaces as a library's exception (a ZenML lookup of an artifact no run has made
-  yet), or for a stop by SIGTERM / SIGINT. None for anything else (a bug).
+  yet; the ZenML server going away mid-command, recognised by requests' connection error on a request
+  to the store's URL), or for a stop by SIGTERM / SIGINT. None for anything else (a bug).
 - `install_signal_handlers()`: SIGTERM (what `kill`, systemd, Kubernetes and CI send) and SIGINT
   raise `Interrupted`, a KeyboardInterrupt whose text names the signal: ZenML's step signal handler
   calls it after marking the step, so its "Failed to run step" line carries a reason, and the run
@@ -22,12 +23,16 @@ import sys
 import traceback
 from collections.abc import Callable
 from types import FrameType
+from urllib.parse import urlsplit
 
 import click
 
 from embedtune import EmbedtuneError
-from embedtune.util.errors import error_chain
+from embedtune.util.errors import error_chain, failed_request
 from embedtune.util.redact import install_log_redaction, redact_url
+
+# `zenml login --local` without --port (what `make dashboard` runs) serves here.
+ZENML_DEFAULT_PORT = 8237
 
 # ZenML's Client lookups: `KeyError: "No artifact_versions found for name, ID or prefix training_triplets."`
 _NO_ARTIFACT = re.compile(r"No artifact_versions found for name, ID or prefix '?([\w.-]+?)'?\.?$")
@@ -55,7 +60,48 @@ def install_signal_handlers() -> None:
             return
 
 
+def zenml_server_url() -> str | None:
+    """The URL of the ZenML server the client is connected to (`zenml login`, ZENML_STORE_URL), None for a
+    local (SQL) store or when ZenML is not loaded."""
+    if "zenml" not in sys.modules:
+        return None
+    from zenml.config.global_config import GlobalConfiguration
+
+    try:
+        store = GlobalConfiguration().store_configuration
+    except Exception:  # noqa: BLE001 - an unreadable config is not this error's story
+        return None
+    return str(store.url).rstrip("/") if str(store.type) == "rest" else None
+
+
+def server_unreachable_message(server_url: str, reason: str) -> str:
+    """What to do when the ZenML server at `server_url` stopped answering: restart it (a local one with the
+    command that serves it on the same port) and run the command again, which resumes from the cache."""
+    parts = urlsplit(server_url)
+    if parts.hostname in {"127.0.0.1", "localhost", "::1"}:
+        port = parts.port or ZENML_DEFAULT_PORT
+        command = "make dashboard" if port == ZENML_DEFAULT_PORT else f"python run.py dashboard --port {port}"
+        fix = f"restart it (`{command}`)"
+    else:
+        fix = "check that it is up and reachable from here"
+    return (
+        f"the ZenML server at {redact_url(server_url)} is unreachable ({reason}); {fix}, then run the same "
+        "command again: steps that finished before it went away are reused from the cache"
+    )
+
+
+def _zenml_server_unreachable(error: BaseException) -> str | None:
+    failed = failed_request(error)
+    server = zenml_server_url() if failed else None
+    if failed is None or server is None:
+        return None
+    url, reason = failed
+    return server_unreachable_message(server, reason) if url == server or url.startswith(f"{server}/") else None
+
+
 def _known_library_error(error: BaseException) -> str | None:
+    if unreachable := _zenml_server_unreachable(error):
+        return unreachable
     if isinstance(error, KeyError) and error.args and (found := _NO_ARTIFACT.search(str(error.args[0]))):
         return (
             f"no '{found.group(1)}' artifact in the ZenML store yet: `finetune`, `finetune --curated`, "

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from requests.adapters import HTTPAdapter
 
 from commands.errors import user_facing_message
 from embedtune import EmbedtuneError, logger
@@ -104,12 +105,23 @@ ORCHESTRATOR_LOGGERS = (
 )
 
 
+# ZenML's REST client (0.98) retries a refused connection 5 times and a broken one 8 times, waits doubling up to
+# 120 s, each attempt with a 30 s connect timeout: a server that died mid-run held `run` for about 3 minutes on
+# the first request and again on each request ZenML then makes to record the failure. Bounded: a refused
+# connection costs about 6 s of retries per request, a silent (firewalled) host 10 s per attempt.
+SERVER_RETRIES = {"connect": 3, "read": 3, "backoff_factor": 1.0, "backoff_max": 4.0}
+SERVER_CONNECT_TIMEOUT_S = 10.0
+
+
 def ensure_zenml_store(connect_timeout_s: float = 3.0) -> None:
     """Open the ZenML store before any pipeline module is imported (importing one already talks to it).
 
     - A ZenML server (`ZENML_STORE_URL` or `zenml login`) that does not answer is one clear error after
       a few seconds, instead of ~30 s of HTTP retries and a traceback; one that refuses the credentials
       likewise. Credentials are never part of the message.
+    - A server that goes away later (mid-run) is told within about a minute (`bound_server_retries`), as one
+      `error:` line naming its URL and how to restart it (`commands.errors`); the next run resumes from the
+      cache.
     - A fresh local SQLite store is created and migrated by one process at a time: two first runs
       started together otherwise race on the migrations, and one fails with ZenML's misleading
       "database has never been migrated" error. Once it exists, concurrent runs are safe (SQLite
@@ -150,13 +162,41 @@ def ensure_zenml_store(connect_timeout_s: float = 3.0) -> None:
     except (ImportError, OSError) as error:  # no POSIX locks (Windows) or read-only config: go on unlocked
         logger.debug("no ZenML store lock: %s", error)
     try:
-        config.zen_store  # noqa: B018 - creates, migrates or connects to the store
+        store = config.zen_store  # creates, migrates or connects to the store
     except Exception as error:  # noqa: BLE001 - ZenML raises many types; the message is what matters
         detail = redact(" ".join(str(error).split())[:300], secrets)
         raise EmbedtuneError(f"cannot use the ZenML store at {url}: {type(error).__name__}: {detail}") from None
     finally:
         if lock is not None:
             lock.close()  # releases the flock
+    if str(store.type) == "rest":
+        bound_server_retries(store)
+
+
+class _ConnectTimeoutAdapter(HTTPAdapter):
+    """requests' transport with a connect timeout of its own (`SERVER_CONNECT_TIMEOUT_S`): ZenML passes one
+    timeout (`http_timeout`, 30 s) that requests applies to connecting and to reading alike."""
+
+    def send(self, request: Any, stream: bool = False, timeout: Any = None, verify: Any = True, cert: Any = None,
+             proxies: Any = None) -> Any:
+        if isinstance(timeout, (int, float)):
+            timeout = (min(float(timeout), SERVER_CONNECT_TIMEOUT_S), timeout)
+        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+
+
+def bound_server_retries(store: Any) -> None:
+    """Replace the HTTP transport of ZenML's REST store session with one that retries a lost connection less
+    (`SERVER_RETRIES`; ZenML's retried methods and status codes such as 502 and 503 are kept) and gives up
+    connecting sooner (`_ConnectTimeoutAdapter`).
+
+    Args:
+        store: the client's `RestZenStore` (`GlobalConfiguration().zen_store`, what `Client()` uses).
+    """
+    session = store.session
+    retries = session.get_adapter(store.url).max_retries.new(**SERVER_RETRIES)
+    adapter = _ConnectTimeoutAdapter(max_retries=retries, pool_maxsize=store.config.connection_pool_size)
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, adapter)
 
 
 def require_artifacts(*names: str) -> None:

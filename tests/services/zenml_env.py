@@ -14,6 +14,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import yaml
+
 from tests.conftest import PROJECT_ROOT
 
 VENV_BIN = Path(sys.executable).parent
@@ -49,11 +51,76 @@ def run(command: list[str], env: dict[str, str], cwd: Path, timeout: float) -> s
     return result.stdout
 
 
-def run_tiny_pipeline(env: dict[str, str], workdir: Path, model_name: str, timeout: float = 300) -> dict:
-    """tests/services/tiny_pipeline.py from the repository root; returns its final JSON line."""
+def run_tiny_pipeline(env: dict[str, str], workdir: Path, model_name: str, timeout: float = 300,
+                      gold: bool = False) -> dict:
+    """tests/services/tiny_pipeline.py from the repository root (`gold`: with its small gold set); returns its
+    final JSON line."""
     out = run([sys.executable, "-m", "tests.services.tiny_pipeline", "--workdir", str(workdir),
-               "--model-name", model_name], env, PROJECT_ROOT, timeout)
+               "--model-name", model_name, *(["--gold"] if gold else [])], env, PROJECT_ROOT, timeout)
     return json.loads(out.strip().splitlines()[-1])
+
+
+def tiny_run_config(folder: Path, model: str, model_name: str, corpus: Path | None = None,
+                    enable_cache: bool = False) -> Path:
+    """The tiny setup of tests/services/tiny_pipeline.py as a run config for `run.py run --config` (heuristic
+    generator, 2-layer random BERT `model`, one short epoch), written to `folder`/tiny.yaml."""
+    parameters = {
+        "chunking": {"chunk_tokens": 48, "overlap_tokens": 8},
+        "generation": {"backend": "heuristic", "queries_per_chunk": 2},
+        "model": {"base_model": model, "matryoshka_dims": [64, 32]},
+        "training": {"epochs": 1, "batch_size": 8, "mini_batch_size": 4, "learning_rate": 1e-3},
+        "split": {"validation_fraction": 0.2, "test_fraction": 0.34},
+        "evaluation": {"bootstrap_samples": 100},
+    }
+    if corpus is not None:
+        parameters["ingest"] = {"corpus": str(corpus)}
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump({"enable_cache": enable_cache, "model": {"name": model_name},
+                                    "parameters": parameters}), encoding="utf-8")
+    return path
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 400) -> subprocess.CompletedProcess:
+    """`python run.py ARGS` as a user runs it; the completed process, whatever its exit status."""
+    return subprocess.run([sys.executable, str(PROJECT_ROOT / "run.py"), *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def start_zenml_server(env: dict[str, str], home: Path, port: int) -> str:
+    """`run.py dashboard --port PORT` (zenml login --local) in `env`'s ZENML_CONFIG_PATH: the local server as a
+    daemon, the client logged in to it. Returns its URL once it answers."""
+    run([sys.executable, str(PROJECT_ROOT / "run.py"), "dashboard", "--port", str(port)], env, home, timeout=300)
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/health", timeout=60)
+    return url
+
+
+def stop_zenml_server(env: dict[str, str], home: Path) -> None:
+    """`run.py dashboard --stop` (zenml logout --local)."""
+    run([sys.executable, str(PROJECT_ROOT / "run.py"), "dashboard", "--stop"], env, home, timeout=120)
+
+
+@contextlib.contextmanager
+def zenml_server(env: dict[str, str], home: Path) -> Iterator[str]:
+    """A local ZenML server for `env`'s ZENML_CONFIG_PATH on a free port, the client logged in to it; yields its
+    URL, stops it on exit."""
+    url = start_zenml_server(env, home, free_port())
+    try:
+        yield url
+    finally:
+        stop_zenml_server(env, home)
+
+
+def zenml_server_pid(env: dict[str, str]) -> int:
+    """The process id of the local server daemon of `env`'s ZENML_CONFIG_PATH (ZenML's service.pid)."""
+    (pid_file,) = Path(env["ZENML_CONFIG_PATH"]).rglob("service.pid")
+    return int(pid_file.read_text().strip())
+
+
+def api(url: str, path: str) -> dict:
+    """GET `path` of a local ZenML server's REST API (no authentication on `zenml login --local`), as JSON."""
+    with urllib.request.urlopen(f"{url}/api/v1/{path}", timeout=60) as response:
+        return json.loads(response.read())
 
 
 def wait_for_http(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
