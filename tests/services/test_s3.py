@@ -4,6 +4,10 @@ from the bucket inside `load_documents` and every artifact written to the bucket
 the bucket; a missing bucket and wrong credentials are one clear error line, and the secret key is printed and
 stored nowhere.
 
+The same run once more in client-server mode, as every cloud deployment runs (issue #21): the client logged in
+to a local ZenML server (`run.py dashboard`, zenml login --local) whose active stack's artifact store is the
+bucket; the server itself never gets the key.
+
 Credentials come only from the documented environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AWS_DEFAULT_REGION, AWS_ENDPOINT_URL); the artifact store's registration holds the endpoint, never a key.
 """
@@ -12,16 +16,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import PROJECT_ROOT, write_corpus
-from tests.services.zenml_env import free_port, run, serving, zenml_env
+from tests.conftest import write_corpus
+from tests.services.zenml_env import api, free_port, run, run_cli, serving, tiny_run_config, zenml_env, zenml_server
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -85,25 +87,6 @@ def bucket_keys(aws_env: dict[str, str], prefix: str = "") -> dict[str, int]:
     return {item["Key"]: item["Size"] for page in pages for item in page.get("Contents", [])}
 
 
-def tiny_run_config(folder: Path, model: str) -> Path:
-    """The services tests' tiny setup (tests/services/tiny_pipeline.py) as a run config: heuristic generator,
-    2-layer random BERT, one short epoch."""
-    path = folder / "tiny.yaml"
-    path.write_text(yaml.safe_dump({
-        "enable_cache": False,
-        "model": {"name": MODEL_NAME},
-        "parameters": {
-            "chunking": {"chunk_tokens": 48, "overlap_tokens": 8},
-            "generation": {"backend": "heuristic", "queries_per_chunk": 2},
-            "model": {"base_model": model, "matryoshka_dims": [64, 32]},
-            "training": {"epochs": 1, "batch_size": 8, "mini_batch_size": 4, "learning_rate": 1e-3},
-            "split": {"validation_fraction": 0.2, "test_fraction": 0.34},
-            "evaluation": {"bootstrap_samples": 100},
-        },
-    }), encoding="utf-8")
-    return path
-
-
 def run_script(text: str, args: list[str], env: dict[str, str], home: Path) -> list[str]:
     """A Python script run from a file in `home` (ZenML takes the main module's folder as the source root, which
     `python -c` has not); its output lines."""
@@ -112,35 +95,62 @@ def run_script(text: str, args: list[str], env: dict[str, str], home: Path) -> l
     return run([sys.executable, str(script), *args], env, home, timeout=300).strip().splitlines()
 
 
-def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 400) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PROJECT_ROOT / "run.py"), *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, check=False)
-
-
 @pytest.fixture(scope="module")
-def s3_run(aws_env, tmp_path_factory):
-    """Bucket with the corpus under corpus/, a ZenML stack whose artifact store is s3://bucket/zenml, then
-    `run.py run --corpus s3://bucket/corpus` on it."""
+def bucket(aws_env, tmp_path_factory) -> Path:
+    """The bucket with the corpus under corpus/, and the tiny run config (tiny model, no cache); returns the
+    config's path."""
     from tests.services.tiny_pipeline import tiny_model
 
-    home = tmp_path_factory.mktemp("s3-zenml")
+    home = tmp_path_factory.mktemp("s3-setup")
     client = s3_client(aws_env)
     client.create_bucket(Bucket=BUCKET)
     corpus = write_corpus(home / "corpus")
     for path in sorted(corpus.iterdir()):
         client.upload_file(str(path), BUCKET, f"corpus/{path.name}")
-    config = tiny_run_config(home, tiny_model(home / "model"))
-    env = zenml_env(home / "zenml", **aws_env)
-    default_stack, stack_id = run_script(REGISTER_STACK, [f"s3://{BUCKET}/zenml", aws_env["AWS_ENDPOINT_URL"]],
+    return tiny_run_config(home, tiny_model(home / "model"), MODEL_NAME)
+
+
+def run_on_bucket_stack(env: dict[str, str], home: Path, aws_env: dict[str, str], prefix: str, config: Path,
+                        *extra: str) -> dict:
+    """Register a stack whose artifact store is s3://BUCKET/`prefix` (in `env`'s store: local or a server),
+    then `run.py run --corpus s3://BUCKET/corpus` on it; asserts it succeeded."""
+    env = {**env, **aws_env}
+    default_stack, stack_id = run_script(REGISTER_STACK, [f"s3://{BUCKET}/{prefix}", aws_env["AWS_ENDPOINT_URL"]],
                                          env, home)[-2:]
     env["ZENML_ACTIVE_STACK_ID"] = stack_id
     started = time.monotonic()
-    result = run_cli(["run", "--config", str(config), "--corpus", f"s3://{BUCKET}/corpus",
-                      "--export-dir", str(home / "exported")], env, home)
+    result = run_cli(["run", "--config", str(config), "--corpus", f"s3://{BUCKET}/corpus", *extra], env, home)
     seconds = time.monotonic() - started
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
     return {"home": home, "env": env, "config": config, "result": result, "seconds": seconds,
             "default_stack": default_stack}
+
+
+@pytest.fixture(scope="module")
+def s3_run(aws_env, bucket, tmp_path_factory):
+    """A local ZenML store with a stack whose artifact store is s3://bucket/zenml, then
+    `run.py run --corpus s3://bucket/corpus` on it."""
+    home = tmp_path_factory.mktemp("s3-zenml")
+    return run_on_bucket_stack(zenml_env(home / "zenml"), home, aws_env, "zenml", bucket,
+                               "--export-dir", str(home / "exported"))
+
+
+@pytest.fixture(scope="module")
+def server_s3_run(aws_env, bucket, tmp_path_factory):
+    """The client logged in to a local ZenML server (started without the AWS variables), a stack registered on
+    the server whose artifact store is s3://bucket/zenml-server, then `run.py run --corpus s3://bucket/corpus`;
+    with the server's record of the run (REST API), read before the server stops."""
+    home = tmp_path_factory.mktemp("s3-zenml-server")
+    env = zenml_env(home / "zenml")
+    started = time.monotonic()
+    with zenml_server(env, home) as url:
+        server_seconds = time.monotonic() - started
+        outcome = run_on_bucket_stack(env, home, aws_env, "zenml-server", bucket)
+        name = re.search(r"Pipeline run: (\S+) \(", outcome["result"].stdout)[1]
+        runs = api(url, f"runs?name={name}")["items"]
+        steps = api(url, f"steps?pipeline_run_id={runs[0]['id']}&size=100")["items"] if runs else []
+    print(f"s3 + ZenML server: server {server_seconds:.0f} s, run {outcome['seconds']:.0f} s")
+    return {**outcome, "url": url, "run_name": name, "runs": runs, "steps": steps}
 
 
 def test_the_pipeline_reads_the_corpus_from_the_bucket_and_writes_every_artifact_there(s3_run, aws_env):
@@ -184,10 +194,11 @@ def test_the_secret_key_is_printed_and_stored_nowhere(s3_run, aws_env):
     result = s3_run["result"]
     assert secret not in result.stdout + result.stderr
     scanned = 0
-    for path in Path(s3_run["home"]).rglob("*"):
-        if path.is_file():
-            scanned += 1
-            assert secret.encode() not in path.read_bytes(), path
+    for folder in (s3_run["home"], s3_run["config"].parent):  # the run's ZenML store and outputs, its setup
+        for path in Path(folder).rglob("*"):
+            if path.is_file():
+                scanned += 1
+                assert secret.encode() not in path.read_bytes(), path
     client = s3_client(aws_env)
     small = [key for key, size in bucket_keys(aws_env).items() if size < 5_000_000]
     for key in small:
@@ -232,3 +243,30 @@ def test_run_with_a_wrong_secret_key_is_one_error_line_and_prints_no_secret(s3_r
     errors = [line for line in output.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and f"cannot list {corpus}: access denied" in errors[0], output[-3000:]
     assert "Traceback" not in output and aws_env["AWS_SECRET_ACCESS_KEY"] not in output
+
+
+def test_through_a_zenml_server_the_run_completes_with_its_artifacts_in_the_bucket(server_s3_run, aws_env,
+                                                                                   monkeypatch):
+    from sentence_transformers import SentenceTransformer
+
+    from embedtune.util import remote
+
+    output = server_s3_run["result"].stdout
+    keys = bucket_keys(aws_env, "zenml-server/")
+    for name in ARTIFACT_NAMES:
+        assert any(f"/{name}/" in key for key in keys), f"no '{name}' artifact in the bucket: {sorted(keys)[:20]}"
+    uri = re.search(r"Tuned model \(artifact, a SentenceTransformer directory\): (\S+)", output)[1]
+    assert uri.startswith(f"s3://{BUCKET}/zenml-server/")
+    for key, value in aws_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(remote, "_stack_filesystem", lambda uri: None)  # fsspec's own S3, from the variables
+    model = SentenceTransformer(remote.download_directory(uri), device="cpu")
+    assert model.encode(["how do pods run containers?"]).shape == (1, 64)
+    (run,) = server_s3_run["runs"]  # the server's own record of the run
+    assert run["name"] == server_s3_run["run_name"] and run["body"]["status"] == "completed"
+    statuses = {step["name"]: step["body"]["status"] for step in server_s3_run["steps"]}
+    assert statuses and set(statuses.values()) == {"completed"} and "train_embedder" in statuses
+    secret = aws_env["AWS_SECRET_ACCESS_KEY"]
+    assert secret not in output + server_s3_run["result"].stderr
+    for path in Path(server_s3_run["home"], "zenml").rglob("*"):  # the server's database and logs included
+        assert not path.is_file() or secret.encode() not in path.read_bytes(), path
