@@ -42,6 +42,8 @@ FINISHED_BEFORE = ["load_documents", "chunk_documents", "generate_queries", "fil
 AFTER = ["train_embedder", "evaluate", "promote"]
 GIVE_UP_WITHIN_S = 120  # from the kill to the client's exit (it was over 3 minutes with ZenML's own retries)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# A key in the run's environment, as a user's shell has them: no failure path may print it.
+SECRET_ENV = {"OPENAI_API_KEY": "sk-embedtune-server-loss-0123456789abcdef"}
 
 
 def run_and_kill_server(env: dict[str, str], home, config) -> dict:
@@ -82,7 +84,7 @@ def server_loss(tmp_path_factory):
     from tests.services.tiny_pipeline import tiny_model
 
     home = tmp_path_factory.mktemp("server-loss")
-    env = zenml_env(home / "zenml", ZENML_LOGGING_VERBOSITY="INFO")  # the step lines tell when to kill
+    env = zenml_env(home / "zenml", ZENML_LOGGING_VERBOSITY="INFO", **SECRET_ENV)  # step lines tell when to kill
     config = tiny_run_config(home, tiny_model(home), MODEL_NAME, corpus=write_corpus(home / "corpus"),
                              enable_cache=True)
     port = free_port()
@@ -120,6 +122,7 @@ def test_a_server_killed_mid_run_is_one_error_line_naming_it_and_the_restart(ser
     assert errors == [expected], output[-5000:]
     assert killed["stderr"].rstrip().endswith(errors[0])  # the last word, on stderr
     assert "Traceback" not in output and 'File "' not in output, output[-5000:]
+    assert not any(secret in output for secret in SECRET_ENV.values())
 
 
 def test_the_next_run_after_a_restart_reuses_the_steps_that_finished_and_completes(server_loss):
