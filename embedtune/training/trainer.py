@@ -349,7 +349,7 @@ def train_embedder(
         "precision": "bf16" if precision["bf16"] else "fp16" if precision["fp16"] else "fp32",
         "weights_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         "lora": config.lora,
-        "lora_save": config.lora_save if config.lora else None,
+        "lora_save": config.lora_save if config.lora else "none",
         "trainable_parameters": trainable,
         "gradient_checkpointing": config.gradient_checkpointing,
         "estimated_memory_gb": round(estimate.total / memory.GIB, 3),
