@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -119,7 +120,8 @@ def test_samples_of_a_models_latest_pairs_go_beside_that_runs_report(generated_p
     assert path == Path("outputs") / generated_pairs.name / "samples.md"
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# 4 generated pairs from ") and "Made with: `embedtune samples -n 4`" in text
-    assert text.count("\n## ") == 4 and ".md`*" in text  # each pair names its source file (the run's chunks)
+    assert text.count("\n## ") == 4  # each pair names its source file (the run's chunks), then its heading path
+    assert len(re.findall(r"\.md`(?: › [^*\n]+)?\*", text)) == 4
     chosen = support.write_samples(2, 0, str(tmp_path / "mine.md"), "cmd", "embedtune-samples-test")
     assert chosen == tmp_path / "mine.md" and chosen.is_file()
     with pytest.raises(EmbedtuneError, match="no generated pairs of the ZenML model 'someone-else'"):
