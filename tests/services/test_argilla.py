@@ -19,6 +19,7 @@ from embedtune.curation.records import GUIDELINES
 from embedtune.util.frames import to_records
 from tests.conftest import PROJECT_ROOT, TOPICS, write_corpus
 from tests.services.argilla_server import OWNER, WORKSPACE, free_port, start_server, stop_server
+from tests.services.zenml_env import tiny_run_config
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -65,27 +66,8 @@ def run_cli(*args, env, timeout=600):
 
 
 def write_config(folder: Path, corpus: Path, model_dir: str, dataset: str = DATASET) -> Path:
-    path = folder / "curation.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "enable_cache": True,
-                "model": {"name": "embedtune-argilla-test"},
-                "parameters": {
-                    "ingest": {"corpus": str(corpus)},
-                    "chunking": {"chunk_tokens": 48, "overlap_tokens": 8},
-                    "generation": {"backend": "heuristic", "queries_per_chunk": 2},
-                    "model": {"base_model": model_dir, "matryoshka_dims": [64, 32]},
-                    "training": {"epochs": 1, "batch_size": 8, "mini_batch_size": 4, "learning_rate": 1e-3},
-                    "split": {"validation_fraction": 0.2, "test_fraction": 0.34},
-                    "evaluation": {"bootstrap_samples": 100},
-                    "curation": {"dataset": dataset, "batch_size": 16},
-                },
-            }
-        ),
-        encoding="utf-8",
-    )
-    return path
+    return tiny_run_config(folder, model_dir, "embedtune-argilla-test", corpus=corpus, enable_cache=True,
+                           extra={"curation": {"dataset": dataset, "batch_size": 16}})
 
 
 def last_run(pipeline_name: str):

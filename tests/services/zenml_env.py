@@ -61,7 +61,7 @@ def run_tiny_pipeline(env: dict[str, str], workdir: Path, model_name: str, timeo
 
 
 def tiny_run_config(folder: Path, model: str, model_name: str, corpus: Path | None = None,
-                    enable_cache: bool = False) -> Path:
+                    enable_cache: bool = False, extra: dict | None = None) -> Path:
     """The tiny setup of tests/services/tiny_pipeline.py as a run config for `run.py run --config` (heuristic
     generator, 2-layer random BERT `model`, one short epoch), written to `folder`/tiny.yaml."""
     parameters = {
@@ -74,6 +74,7 @@ def tiny_run_config(folder: Path, model: str, model_name: str, corpus: Path | No
     }
     if corpus is not None:
         parameters["ingest"] = {"corpus": str(corpus)}
+    parameters.update(extra or {})  # further sections, e.g. curation
     path = folder / "tiny.yaml"
     path.write_text(yaml.safe_dump({"enable_cache": enable_cache, "model": {"name": model_name},
                                     "parameters": parameters}), encoding="utf-8")
