@@ -17,6 +17,11 @@ Three measurements of the default GGUF (or `--model-path`), all in one process, 
     python benchmarks/generation.py --chunks 12 \\
         --setting "per_query=prompt_mode:per_query" --setting "per_chunk=prompt_mode:per_chunk"
 
+A setting may name another llama.cpp build, `build:DIR`: a folder holding a `llama_cpp` package (e.g.
+`CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-deps --no-cache-dir --target DIR llama-cpp-python==0.3.36`,
+the portable build the Makefile used before). That setting and its limit run in a child process with DIR
+first on its path, so old and new builds are measured in one run on the same chunks.
+
 Writes benchmarks/results/generation-<date>.{json,md} (or --output).
 """
 
@@ -166,6 +171,37 @@ def run_setting(name: str, overrides: dict[str, Any], chunks: list[dict[str, Any
     }
 
 
+def in_build(build: str, task: dict[str, Any]) -> dict[str, Any]:
+    """Run `task` (a setting or a limit) in a child process whose `llama_cpp` comes from `build` first."""
+    import subprocess
+
+    if not (Path(build) / "llama_cpp").is_dir():
+        sys.exit(f"generation: build {build} has no llama_cpp package (see this script's docstring)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [build, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, __file__, "--worker"], input=json.dumps(task), env=env, text=True,
+                          capture_output=True, check=False)
+    if done.returncode:
+        sys.exit(f"generation: the worker for build {build} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def worker() -> None:
+    """--worker: one task from stdin (JSON), its result as the last stdout line."""
+    task = json.loads(sys.stdin.read())
+    if task["kind"] == "limit":
+        result = speed_limit(task["model_path"], task["threads"])
+    else:
+        result = run_setting(task["name"], task["overrides"], task["chunks"], task["base"])
+    import llama_cpp
+
+    result["llama_cpp_file"] = llama_cpp.__file__
+    print(json.dumps(result))
+
+
+def built(row: dict[str, Any]) -> str:
+    return f" (build `{Path(row['build']).name}`)" if row.get("build") else ""
+
+
 def markdown(result: dict[str, Any]) -> str:
     limit = result["limit"]
     lines = [
@@ -184,15 +220,16 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for row in result["settings"]:
         lines.append(
-            f"| {row['setting']} | {row.get('model', result['model'])} | {row['prompt_version']} | {row['prompts']} | "
+            f"| {row['setting']} | {row.get('model', result['model'])}{built(row)} | {row['prompt_version']} | {row['prompts']} | "
             f"{row['queries']} | {row['kept']} | "
             f"{row['seconds']} | {row['prompt_tokens_per_query']} | {row['new_prompt_tokens']} | "
             f"{row['output_tokens_per_query']} | {row['usable_pairs_per_minute']} | {row['ratio_vs_baseline']:.2f}x | "
             f"{row['ideal_seconds']} | {row['ideal_queries_per_minute']} | {row['measured_vs_ideal']:.2f} |"
         )
-    other = {row["model"]: row["limit"] for row in result["settings"] if row.get("limit") is not limit}
-    for model, speeds in other.items():
-        lines += ["", (f"Limit of {model}: prefill {speeds['prefill_tokens_per_s']} tokens/s, decode "
+    other = {(row["model"], row.get("build")): row["limit"] for row in result["settings"] if row.get("limit") != limit}
+    for (model, build_dir), speeds in other.items():
+        on = f" with the llama.cpp build in `{build_dir}` (`{speeds['system_info'].strip()}`)" if build_dir else ""
+        lines += ["", (f"Limit of {model}{on}: prefill {speeds['prefill_tokens_per_s']} tokens/s, decode "
                   f"{speeds['decode_tokens_per_s']} tokens/s (its rows use these).")]
     lines += ["", "Sample queries (first chunks):", ""]
     for row in result["settings"]:
@@ -211,7 +248,11 @@ def main() -> None:
     parser.add_argument("--output", type=Path)
     parser.add_argument("--limit-only", action="store_true",
                         help="Print llama.cpp's prefill/decode speeds and build features only (compare builds).")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker()
+        return
     if args.limit_only:
         from embedtune.generation.gguf import packaged_model_path
 
@@ -241,16 +282,24 @@ def main() -> None:
         "settings": [],
     }
     output = args.output or ROOT / "benchmarks" / "results" / f"generation-{result['date']}.json"
-    limits = {model_path: result["limit"]}
+    limits: dict[tuple[str | None, str], dict[str, Any]] = {(None, model_path): result["limit"]}
     for name, overrides in settings:
+        build = overrides.pop("build", None)  # another llama.cpp build: this setting runs in a child process
         llamacpp = overrides.setdefault("llamacpp", {})
         if "model" in llamacpp and "model_path" not in llamacpp:  # another packaged model: its own path and limit
             llamacpp["model_path"] = str(packaged_model_path(PACKAGED_MODELS[llamacpp["model"]]))
         setting_path = llamacpp.get("model_path", model_path)
-        if setting_path not in limits:
-            limits[setting_path] = speed_limit(setting_path, args.threads)
-        row = run_setting(name, overrides, chunks, base)
-        limit = row["limit"] = limits[setting_path]
+        if (build, setting_path) not in limits:
+            limits[(build, setting_path)] = (
+                in_build(build, {"kind": "limit", "model_path": setting_path, "threads": args.threads}) if build
+                else speed_limit(setting_path, args.threads))
+        if build:
+            row = in_build(build, {"kind": "setting", "name": name, "overrides": overrides, "chunks": chunks,
+                                   "base": base})
+            row["build"] = build
+        else:
+            row = run_setting(name, overrides, chunks, base)
+        limit = row["limit"] = limits[(build, setting_path)]
         row["model"] = Path(setting_path).name
         ideal_s = (row["new_prompt_tokens"] / limit["prefill_tokens_per_s"]
                    + row["output_tokens"] / limit["decode_tokens_per_s"])

@@ -69,14 +69,17 @@ def clean_pair(row: dict[str, Any]) -> dict[str, Any]:
     return {key: None if isinstance(row.get(key), float) and math.isnan(row[key]) else row.get(key) for key in PAIR_KEYS}
 
 
-def read_pair_set(path: Path, corpus: dict[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
+def read_pair_set(path: Path, corpus: dict[str, str],
+                  styles: frozenset[str] = frozenset()) -> tuple[list[dict[str, Any]], list[str]]:
     """A pair set: JSONL from `export`, or a `generate_pairs.py` set (`.jsonl.gz` of queries and document
-    ids, joined here with the benchmark's own corpus; its few-shot query ids come from the `.json` beside)."""
+    ids, joined here with the benchmark's own corpus; its few-shot query ids come from the `.json` beside).
+    `styles` keeps only a set's queries of those styles (the mixture ablation: claims alone vs all three)."""
     import gzip
 
     if path.name.endswith(".jsonl.gz"):
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             rows = [json.loads(line) for line in handle if line.strip()]
+        rows = [row for row in rows if not styles or row.get("style") in styles]
         provenance = path.with_name(path.name[: -len(".jsonl.gz")] + ".json")
         few_shot = json.loads(provenance.read_text())["settings"].get("few_shot_query_ids", []) \
             if provenance.is_file() else []
@@ -296,7 +299,8 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     for spec in args.pairs:
         name, path = spec.split("=", 1)
         path, _, size = path.partition("@")  # NAME=set.jsonl.gz@300: its first 300 pairs (a scaling point)
-        pair_sets[name], examples = read_pair_set(Path(path), corpus)
+        path, _, styles = path.partition("#")  # NAME=set.jsonl.gz#claim@300: its first 300 claims
+        pair_sets[name], examples = read_pair_set(Path(path), corpus, frozenset(filter(None, styles.split("+"))))
         few_shot |= set(examples)
         if path.endswith(".jsonl.gz"):  # document-level pairs: abstracts are the passages; negatives mined here
             from embedtune.config import NegativesConfig
@@ -408,7 +412,8 @@ def main() -> None:
     grid = commands.add_parser("grid", help="Train and score every pair set x variant.")
     grid.add_argument("--pairs", action="append", default=[],
                       help="NAME=pairs.jsonl (from `export`) or NAME=set.jsonl.gz (from generate_pairs.py); "
-                      "NAME=set.jsonl.gz@N takes its first N pairs (a random sample: a scaling point).")
+                      "NAME=set.jsonl.gz@N takes its first N pairs (a random sample: a scaling point); "
+                      "NAME=set.jsonl.gz#claim+question@N only queries of those styles.")
     grid.add_argument("--max-pairs", type=int, help="Use the first N pairs of each generate_pairs set (its prefix "
                       "is a random sample of the corpus).")
     grid.add_argument("--extractive", action="append", default=[], help="STYLES:DOCUMENTS:QUERIES_PER_CHUNK")

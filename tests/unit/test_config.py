@@ -16,6 +16,13 @@ def test_default_config_loads_and_separates_zenml_options():
     assert "parameters" not in options
 
 
+def test_quality_profile_layers_the_recipe_over_the_default():
+    config, options = load_run_config(PROJECT_ROOT / "configs" / "quality.yaml")
+    assert config.teacher.kind == "hybrid" and config.training.loss == "mnrl+margin_mse"
+    assert config.generation.queries_per_chunk == len(config.generation.query_styles) == 3
+    assert config.ingest.corpus == "docs" and options["model"]["name"] == "embedtune"  # the rest is the default
+
+
 def test_unknown_key_is_rejected_with_its_name():
     with pytest.raises(EmbedtuneError, match=r"training\.batch_sise: unknown key"):
         parse_parameters({"training": {"batch_sise": 8}})

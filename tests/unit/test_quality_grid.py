@@ -70,6 +70,10 @@ def test_a_generate_pairs_set_is_joined_with_the_corpus_and_names_its_few_shot_c
     pairs, few_shot = grid.read_pair_set(tmp_path / "set.jsonl.gz", {"d1": "Title d1. The abstract."})
     assert [(p["query"], p["positive"]) for p in pairs] == [("a claim", "Title d1. The abstract.")]
     assert few_shot == ["q0", "q2"]
+    rows.append({"id": "p3", "query": "a question?", "style": "question", "positive_id": "d1", "doc_id": "d1"})
+    (tmp_path / "set.jsonl.gz").write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
+    questions, _ = grid.read_pair_set(tmp_path / "set.jsonl.gz", {"d1": "T."}, frozenset({"question"}))
+    assert [p["query"] for p in questions] == ["a question?"]
 
 
 def test_teacher_keys_and_the_loss_parse_and_model_folders_are_safe_names():
