@@ -110,7 +110,8 @@ def connect(connection: Connection, config: CurationConfig) -> rg.Argilla:
         ) from None
 
 
-def _workspace(client: rg.Argilla, config: CurationConfig) -> rg.Workspace:
+def find_workspace(client: rg.Argilla, config: CurationConfig) -> rg.Workspace:
+    """`curation.workspace` by name, else the user's first workspace; a clear error when there is none."""
     if config.workspace:
         workspace = client.workspaces(name=config.workspace)
         if workspace is None:
@@ -214,7 +215,7 @@ def record_metadata(metadata: Mapping[str, Any], dataset: rg.Dataset) -> dict[st
 
 
 def find_dataset(client: rg.Argilla, config: CurationConfig) -> rg.Dataset | None:
-    workspace = _workspace(client, config)
+    workspace = find_workspace(client, config)
     for dataset in workspace.datasets:
         if dataset.name == config.dataset:
             return dataset.get()  # with its settings (fields, questions, vectors)
@@ -234,7 +235,7 @@ def ensure_dataset(client: rg.Argilla, config: CurationConfig, vector_dimensions
             )
         add_headings_property(client, dataset)
         return dataset
-    workspace = _workspace(client, config)
+    workspace = find_workspace(client, config)
     dataset = rg.Dataset(
         name=config.dataset,
         workspace=workspace,

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from embedtune import EmbedtuneError
 from embedtune.config import CurationConfig
-from embedtune.curation.argilla import _workspace, connect, not_configured_message, push_records, resolve_connection
+from embedtune.curation.argilla import connect, find_workspace, not_configured_message, push_records, resolve_connection
 from embedtune.evaluation.gold import query_id
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def _settings(client: rg.Argilla, config: CurationConfig) -> rg.Settings:
 def _gold_dataset(client: rg.Argilla, config: CurationConfig, create: bool) -> rg.Dataset | None:
     import argilla as rg
 
-    workspace = _workspace(client, config)
+    workspace = find_workspace(client, config)
     for dataset in workspace.datasets:
         if dataset.name == config.gold_dataset:
             return dataset.get()
