@@ -197,3 +197,11 @@ def test_importing_distilabels_llms_after_silencing_warns_nothing():
     result = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], cwd=PROJECT_ROOT,
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_compare_offers_exactly_the_precisions_the_library_knows():
+    """commands.compare keeps its own tuple so `--help` does not import numpy; it must not drift."""
+    from commands import compare
+    from embedtune.evaluation.quantization import PRECISIONS
+
+    assert compare.PRECISIONS == PRECISIONS
