@@ -251,6 +251,11 @@ class TrainingConfig(_Section):
         "mnrl", description="mnrl: in-batch negatives; margin_mse: the teacher's margins (needs teacher.kind); "
         "mnrl+margin_mse: both, batches alternating.",
     )
+    margin_mse_scale: float = Field(
+        1.0, gt=0, description="margin_mse: student scores and teacher margins are multiplied by this before the "
+        "squared error (its weight is the square). Cosine margins are ~0.1, so at 1 the distillation's gradients "
+        "are tiny next to MNRL's (which scales cosines by 20); 20 puts both on MNRL's logit scale.",
+    )
     evals_per_epoch: int = Field(2, ge=1, description="Validation evaluations per epoch (model selection).")
     validation_corpus_size: int = Field(1000, gt=0, description="Candidate chunks for validation retrieval.")
     seed: int = 42

@@ -19,6 +19,7 @@ Workflow:
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import shutil
@@ -105,6 +106,14 @@ def one_row_per_query(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def scaled_dot_score(a: Any, b: Any, scale: float = 1.0) -> Any:
+    """`scale` x the row-wise dot product (cosine for normalised embeddings): MarginMSELoss's similarity
+    under `training.margin_mse_scale`."""
+    from sentence_transformers.util import pairwise_dot_score
+
+    return scale * pairwise_dot_score(a, b)
+
+
 def build_datasets_and_losses(model: SentenceTransformer, train: Sequence[dict[str, Any]], model_config: ModelConfig,
                               config: TrainingConfig, batch_size: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Named datasets and their losses (each wrapped in MatryoshkaLoss) for `config.loss`.
@@ -126,8 +135,12 @@ def build_datasets_and_losses(model: SentenceTransformer, train: Sequence[dict[s
         if len(columns["label"]) < 2:
             raise EmbedtuneError(f"training.loss {config.loss} needs teacher-labelled rows; found "
                                  f"{len(columns['label'])} (is teacher.kind set, and did it keep any negative?)")
+        scale = config.margin_mse_scale  # both sides scaled: the squared error weighs scale**2
+        columns["label"] = [[scale * margin for margin in margins] for margins in columns["label"]]
         datasets["margin_mse"] = Dataset.from_dict(columns)
-        losses["margin_mse"] = MatryoshkaLoss(model, MarginMSELoss(model), matryoshka_dims=model_config.matryoshka_dims)
+        similarity = functools.partial(scaled_dot_score, scale=scale)
+        losses["margin_mse"] = MatryoshkaLoss(model, MarginMSELoss(model, similarity_fct=similarity),
+                                              matryoshka_dims=model_config.matryoshka_dims)
     return datasets, losses
 
 

@@ -158,6 +158,27 @@ def test_the_tiny_model_trains_on_teacher_margins(tiny_model_dir, loss):
     assert np.isfinite(result.metrics["train_loss"])
 
 
+def test_margin_mse_scale_scales_scores_and_margins_so_the_loss_weighs_its_square(tiny_model_dir):
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from embedtune.training.trainer import build_datasets_and_losses
+
+    model = SentenceTransformer(tiny_model_dir, device="cpu")
+    train = teacher_rows(make_pairs(6))
+    values = {}
+    for scale in (1.0, 20.0):
+        config = TrainingConfig(loss="margin_mse", margin_mse_scale=scale)
+        datasets, losses = build_datasets_and_losses(model, train, ModelConfig(base_model=tiny_model_dir,
+                                                     matryoshka_dims=[64]), config, 4)
+        rows = datasets["margin_mse"][:4]
+        assert rows["label"][0] == pytest.approx([0.1 * scale, 0.2 * scale])
+        features = [model.tokenize(rows[column]) for column in ("anchor", "positive", "negative_1", "negative_2")]
+        with torch.no_grad():
+            values[scale] = float(losses["margin_mse"](features, torch.tensor(rows["label"])))
+    assert values[20.0] == pytest.approx(400 * values[1.0], rel=1e-3)
+
+
 def test_margin_mse_without_labels_is_refused(tiny_model_dir):
     from sentence_transformers import SentenceTransformer
 
