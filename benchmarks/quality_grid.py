@@ -46,6 +46,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 SCIFACT = ROOT.parent / "shared" / "data" / "scifact-dev"
 BASE_MODEL = "all-MiniLM-L6-v2"
+TEACHER_REFERENCE = "hybrid teacher"  # reference rows named by it; the plot draws them as one band
 PAIR_KEYS = ("id", "doc_id", "query", "positive", "positive_id", "negative")
 
 
@@ -356,7 +357,7 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
             release_memory(device)
             if training["teacher"].get("fusion_weight") is not None:  # the teacher itself, on the same claims
                 weight = training["teacher"]["fusion_weight"]
-                add_reference(f"hybrid teacher (BM25 weight {weight:.1f})", weight)
+                add_reference(f"{TEACHER_REFERENCE} (BM25 weight {weight:.1f})", weight)
             row = {"pairs": name, "variant": variant, "training": training, "scores": scores}
             result["rows"].append(row)
             result["seconds"] = round(time.perf_counter() - started, 1)
@@ -390,13 +391,13 @@ def plot(results: list[Path], out: Path) -> None:
         xs = [x for x, _ in points]
         axis.errorbar(xs, [g["gain"] for _, g in points], marker="o", capsize=3, label=variant,
                       yerr=[[g["gain"] - g["ci_low"] for _, g in points], [g["ci_high"] - g["gain"] for _, g in points]])
-    teachers = [gain["gain"] for name, gain in references.items() if name.startswith("hybrid teacher")]
+    teachers = [gain["gain"] for name, gain in references.items() if name.startswith(TEACHER_REFERENCE)]
     if teachers:  # each training run chose its own fusion weight: their range, one band
         axis.axhspan(min(teachers), max(teachers), color="grey", alpha=0.2)
         axis.text(0.01, max(teachers), f"hybrid teachers (range over {len(teachers)} fusion weights)", fontsize=7,
                   va="bottom", transform=axis.get_yaxis_transform())
     for name, gain in references.items():
-        if not name.startswith("hybrid teacher"):
+        if not name.startswith(TEACHER_REFERENCE):
             axis.axhline(gain["gain"], linestyle="--", linewidth=1, color="grey")
             axis.text(0.01, gain["gain"], name, fontsize=7, va="bottom", transform=axis.get_yaxis_transform())
     axis.axhline(0, color="black", linewidth=0.8)
