@@ -91,6 +91,8 @@ def main() -> None:
     parser.add_argument("--corpus-description", default="scientific abstracts")
     parser.add_argument("--backend", default="llamacpp")
     parser.add_argument("--model-path", help="generation.llamacpp.model_path (default: the packaged model).")
+    parser.add_argument("--model", help="generation.llamacpp.model: another packaged GGUF (qwen2.5-coder-0.5b).")
+    parser.add_argument("--parallel", type=int, default=1, help="generation.llamacpp.parallel (prompts decoded together).")
     parser.add_argument("--shard", type=int, default=20, help="Documents per shard (a unit of resume).")
     parser.add_argument("--max-docs", type=int, help="Stop after this many documents in all.")
     parser.add_argument("--minutes", type=float, help="Stop after the shard that crosses this budget.")
@@ -129,7 +131,8 @@ def main() -> None:
         example_queries=str(examples_file) if examples_file else None,
         seed=args.seed,
         cache_dir=str(ROOT / "outputs" / "generation" / "journal"),
-        llamacpp={"model_path": args.model_path} if args.model_path else {},
+        llamacpp={**({"model_path": args.model_path} if args.model_path else {}),
+                  **({"model": args.model} if args.model else {}), "parallel": args.parallel},
     )
     filters = FilterConfig()
     generator = make_generator(config)
@@ -144,6 +147,10 @@ def main() -> None:
         "model_path": Path(args.model_path).name if args.model_path else None, "seed": args.seed,
         "shard": args.shard, "few_shot_query_ids": example_ids, "filters": filters.model_dump(),
     }
+    if args.model:  # only when set, so the provenance of sets made before these flags still matches
+        settings["model"] = args.model
+    if args.parallel > 1:
+        settings["parallel"] = args.parallel
     if state and state.get("settings") != settings:
         sys.exit(f"{state_path} was made with other settings; use another --out or the same flags")
     state.setdefault("settings", settings)

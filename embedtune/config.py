@@ -75,6 +75,8 @@ class LlamaCppOptions(_Section):
     n_gpu_layers: int = Field(0, ge=-1, description="-1 offloads every layer to a CUDA build of llama.cpp.")
     temperature: float = Field(0.7, ge=0)
     max_new_tokens: int = Field(96, gt=0)
+    parallel: int = Field(1, gt=0, le=64, description="Prompts decoded together as parallel sequences of one "
+                          "context (embedtune.generation.batched); 1: one at a time through distilabel's LlamaCppLLM.")
 
 
 class OpenAIOptions(_Section):

@@ -69,7 +69,13 @@ def make_llamacpp(config: GenerationConfig, hard_negative: bool | None = None) -
         model_path = packaged_model_path(packaged)
         model_name = packaged.name
     threads = options.n_threads or max(1, os.cpu_count() or 1)
+    batched = {}
+    if options.parallel > 1:  # several prompts per forward pass (embedtune.generation.batched)
+        from embedtune.generation.batched import BatchedLlamaCppLLM as LlamaCppLLM
+
+        batched = {"parallel": options.parallel}
     llm = LlamaCppLLM(
+        **batched,
         model_path=str(model_path),
         n_gpu_layers=options.n_gpu_layers,
         n_ctx=options.n_ctx,
@@ -94,7 +100,7 @@ def make_llamacpp(config: GenerationConfig, hard_negative: bool | None = None) -
         llm,
         generation_kwargs,
         generator_name=f"llamacpp:{model_name}",
-        batch_size=8,
+        batch_size=max(8, options.parallel),
         hard_negative=hard_negative,
         max_passage_chars=max_passage_chars,
         # In-process: llama.cpp's OpenMP threads hang in a worker forked from a process whose OpenMP
