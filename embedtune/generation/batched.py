@@ -11,7 +11,9 @@ Workflow of `BatchedDecoder.generate` (one call = one batch of up to `parallel` 
    reusing what sequence 0 kept from the call before; the other sequences share its KV cells
    (`llama_memory_seq_cp`: no copy with a unified KV cache).
 2. Each prompt's own suffix (its passage) is evaluated in its own sequence; all suffixes go in the same
-   batches, and each sequence samples its first token as soon as its last prompt token is in.
+   batches, and each sequence samples its first token as soon as its last prompt token is in. A prompt
+   that shares more with an earlier prompt of the batch (per_query mode: the queries of one chunk share
+   its passage) copies that prompt's cells and evaluates only the rest.
 3. One token per unfinished sequence per forward pass, each sequence with its own sampler chain (the
    chain llama-cpp-python's `create_chat_completion` builds: repeat penalty, top-k 40, top-p, min-p 0.05,
    temperature, a seeded draw) and its own JSON-schema grammar, checked on the drawn token first
@@ -41,6 +43,7 @@ from embedtune import EmbedtuneError
 
 N_BATCH = 512  # tokens per llama_decode call (prompt evaluation)
 PENALTY_LAST_N = 64  # llama-cpp-python's last_n_tokens_size
+MIN_REUSED = 16  # tokens beyond the common prefix worth copying from another sequence of the batch
 
 
 def common_prefix(sequences: Sequence[Sequence[int]]) -> int:
@@ -227,12 +230,13 @@ class BatchedDecoder:
             else:
                 pending[seq] = token
 
-        try:
-            # 2. Each prompt's suffix in its own sequence; sample as soon as a prompt is all in.
-            suffix = [(seq, position) for seq in range(n) for position in range(shared, len(prompts[seq]))]
-            for start in range(0, len(suffix), N_BATCH):
+        def evaluate(parts: list[tuple[int, int]]) -> None:
+            """prompts[seq][start:] for each (seq, start), packed into as few batches as fit; each
+            sequence samples its first token as soon as its last prompt token is in."""
+            tokens = [(seq, position) for seq, start in parts for position in range(start, len(prompts[seq]))]
+            for first in range(0, len(tokens), N_BATCH):
                 last = []
-                for seq, position in suffix[start : start + N_BATCH]:
+                for seq, position in tokens[first : first + N_BATCH]:
                     final = position == len(prompts[seq]) - 1
                     index = self._add(prompts[seq][position], position, seq, final)
                     if final:
@@ -240,6 +244,23 @@ class BatchedDecoder:
                 self._decode()
                 for seq, index in last:
                     take(seq, index)
+
+        try:
+            # 2. Each prompt's own part in its own sequence. A prompt that shares more than the common
+            # prefix with an earlier one (per_query mode: the queries of one chunk share its passage)
+            # copies that one's cells for the shared part, once the earlier one is in.
+            sources, dependents = [], []
+            for seq in range(n):
+                best, length = max(((source, common_prefix([prompts[seq], prompts[source]])) for source in sources),
+                                   key=lambda item: item[1], default=(None, 0))
+                if best is not None and length - shared >= MIN_REUSED:
+                    dependents.append((seq, best, min(length, len(prompts[seq]) - 1)))
+                else:
+                    sources.append(seq)
+            evaluate([(seq, shared) for seq in sources])
+            for seq, source, start in dependents:
+                lib.llama_memory_seq_cp(self.memory, source, seq, shared, start)
+            evaluate([(seq, start) for seq, _, start in dependents])
             # 3. One token per unfinished sequence per forward pass.
             while not all(done):
                 order = [seq for seq in range(n) if not done[seq]]

@@ -88,3 +88,31 @@ def test_parallel_setting_picks_the_batched_llm():
     many = make_llamacpp(GenerationConfig(backend="llamacpp", llamacpp={"model": "qwen2.5-coder-0.5b", "parallel": 12}))
     assert isinstance(many.llm, BatchedLlamaCppLLM) and many.llm.parallel == 12
     assert many.batch_size == 12  # a runner batch fills every sequence
+
+
+PASSAGES = ["The wing stalls when the angle of attack passes about fifteen degrees: the boundary layer separates "
+            "from the upper surface, lift falls and drag rises sharply.",
+            "Yeast cells fold most of their proteins with the help of chaperones; misfolded proteins are "
+            "tagged and degraded by the proteasome."]
+
+
+@pytest.mark.slow
+def test_prompts_sharing_a_passage_reuse_its_cells_and_answer_as_alone(small_llm):
+    """per_query mode: the two prompts of one passage differ only at the end; the second copies the
+    first's cells for the passage, and still answers exactly as it does alone."""
+    def messages(passage: str, ask: str) -> list[dict[str, str]]:
+        return [{"role": "system", "content": "You write search queries."},
+                {"role": "user", "content": f"Passage:\n{passage}\n\n{ask}"}]
+
+    prompts = [messages(PASSAGES[0], "Write one question a reader would ask."),
+               messages(PASSAGES[0], "Write one short keyword query."),
+               messages(PASSAGES[1], "Write one question a reader would ask.")]
+    tokens = [small_llm.tokens(prompt) for prompt in prompts]
+    from embedtune.generation.batched import MIN_REUSED, common_prefix
+
+    assert common_prefix(tokens[:2]) - common_prefix(tokens) >= MIN_REUSED  # the copy path is taken
+    kwargs = {"max_new_tokens": 24, "temperature": 0.0}
+    together = [out["generations"] for out in small_llm.generate(prompts, **kwargs)]
+    alone = [small_llm.generate([prompt], **kwargs)[0]["generations"] for prompt in prompts]
+    assert together == alone
+    assert all(answer[0].strip() for answer in together) and together[0] != together[1]
