@@ -72,11 +72,11 @@ def select_half_queries(folder: Path, split: str) -> list[tuple[str, str]]:
 
 
 def provenance_path(out: Path) -> Path:
-    return out.with_suffix(".json")
+    return out.with_name(out.name + ".json")  # not with_suffix: a stem like "set-0.5b" keeps its dot
 
 
 def pairs_path(out: Path) -> Path:
-    return out.with_suffix(".jsonl.gz")
+    return out.with_name(out.name + ".jsonl.gz")
 
 
 def main() -> None:

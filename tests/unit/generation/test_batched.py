@@ -90,10 +90,10 @@ def test_parallel_setting_picks_the_batched_llm():
     assert many.batch_size == 12  # a runner batch fills every sequence
 
 
-PASSAGES = ["The wing stalls when the angle of attack passes about fifteen degrees: the boundary layer separates "
-            "from the upper surface, lift falls and drag rises sharply.",
-            "Yeast cells fold most of their proteins with the help of chaperones; misfolded proteins are "
-            "tagged and degraded by the proteasome."]
+PASSAGES = [("The wing stalls when the angle of attack passes about fifteen degrees: the boundary layer separates "
+             "from the upper surface, lift falls and drag rises sharply."),
+            ("Yeast cells fold most of their proteins with the help of chaperones; misfolded proteins are "
+             "tagged and degraded by the proteasome.")]
 
 
 @pytest.mark.slow
