@@ -365,6 +365,7 @@ class DistilabelQueryGenerator(QueryGenerator):
             "mode": mode,
             "prompt_mode": self.config.prompt_mode,
             "prompt_version": self.prompt_version,
+            "parallel": int(getattr(self.llm, "parallel", 1) or 1),  # prompts decoded together (llama.cpp)
             "requests": len(rows),
             "queries": len(queries),
             "answered": answered,

@@ -33,6 +33,9 @@ DEFAULT_PAIRS_PER_MINUTE: dict[str, tuple[float, str]] = {
     "vllm": (300.0, "a rough guess for a GPU server; not measured"),
     "transformers": (10.0, "a rough guess for a small local model on CPU; not measured"),
 }
+# `generation.llamacpp.parallel` > 1: the 1.5B default's rate with 8 prompts decoded together over one at a time
+# (23.20 vs 16.75 usable pairs/min, same chunks, one run: benchmarks/README.md, "Batched decoding").
+PARALLEL_SPEEDUP = 1.39
 # Training pairs per second, validation included: `make run` on 2 CPU cores (478 pair-epochs in 178 s);
 # on a GPU the finetune pipeline ran at 28-180 pairs/s (benchmarks/README.md), 100 is a middle figure.
 TRAINING_PAIRS_PER_SECOND = {"cpu": 2.7, "gpu": 100.0}
@@ -73,7 +76,8 @@ def generator_key(generation: GenerationConfig) -> str:
 def measured_speed(records: Iterable[Mapping[str, Any]], generation: GenerationConfig) -> float | None:
     """Pairs/min of the newest earlier generation on this machine with the same generator, from the metadata
     the `generate_queries` step logs (newest first in `records`); None when there is none worth trusting
-    (other backend or model, fewer than 5 chunks, or answers resumed from a journal, which inflate the rate)."""
+    (other backend, model, prompt mode or llama.cpp `parallel`, fewer than 5 chunks, or answers resumed from a
+    journal, which inflate the rate)."""
     key = generator_key(generation)
     model = key.split(":", 1)[1] if ":" in key else ""
     for record in records:
@@ -83,6 +87,8 @@ def measured_speed(records: Iterable[Mapping[str, Any]], generation: GenerationC
         if model and model not in str(record.get("generator", "")).lower():
             continue
         if record.get("prompt_mode", generation.prompt_mode) != generation.prompt_mode:
+            continue
+        if generation.backend == "llamacpp" and int(record.get("parallel") or 1) != generation.llamacpp.parallel:
             continue
         if int(record.get("chunks") or 0) < 5 or int(record.get("resumed_answers") or 0) > 0:
             continue
@@ -156,6 +162,8 @@ def estimate_run(
     else:
         key = generator_key(generation)
         rate, source = DEFAULT_PAIRS_PER_MINUTE.get(key) or DEFAULT_PAIRS_PER_MINUTE[generation.backend]
+        if generation.backend == "llamacpp" and generation.llamacpp.parallel > 1:
+            rate, source = rate * PARALLEL_SPEEDUP, f"{source}, x{PARALLEL_SPEEDUP} for parallel decoding"
     train_fraction = 1 - config.split.validation_fraction - config.split.test_fraction
     train_pairs = queries * KEPT_FRACTION * train_fraction
     training = train_pairs * config.training.epochs / TRAINING_PAIRS_PER_SECOND["gpu" if gpu else "cpu"]

@@ -152,3 +152,16 @@ def test_chunks_are_counted_exactly_for_a_small_corpus_and_scaled_from_a_sample_
     assert summary.count_chunks(documents[:30], tokenizer, chunking) == len(chunk_documents(documents[:30], tokenizer,
                                                                                              chunking))
     assert summary.count_chunks(documents, tokenizer, chunking, sample=60) == pytest.approx(exact, rel=0.15)
+
+
+def test_parallel_decoding_speeds_the_estimate_and_only_matches_runs_with_the_same_parallel():
+    one = parse_parameters({"generation": {"backend": "llamacpp"}})
+    eight = parse_parameters({"generation": {"backend": "llamacpp", "llamacpp": {"parallel": 8}}})
+    assert summary.estimate_run(100, eight).generation_seconds == pytest.approx(
+        summary.estimate_run(100, one).generation_seconds / summary.PARALLEL_SPEEDUP)
+    assert "parallel decoding" in summary.estimate_run(100, eight).describe()
+    record = {"backend": "llamacpp", "generator": "llamacpp:qwen2.5-coder-1.5b-instruct-q4_k_m",
+              "pairs_per_minute": 17.5, "chunks": 100, "prompt_mode": "per_query"}
+    assert summary.measured_speed([record], one.generation) == 17.5  # runs before `parallel` was logged: 1
+    assert summary.measured_speed([record], eight.generation) is None
+    assert summary.measured_speed([{**record, "parallel": 8, "pairs_per_minute": 24.0}], eight.generation) == 24.0
