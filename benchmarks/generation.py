@@ -185,13 +185,23 @@ def in_build(build: str, task: dict[str, Any]) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def do_task(task: dict[str, Any]) -> dict[str, Any]:
+    """A limit (`kind: limit`) or a setting, in this process."""
+    if task["kind"] == "limit":
+        return speed_limit(task["model_path"], task["threads"])
+    return run_setting(task["name"], task["overrides"], task["chunks"], task["base"])
+
+
+def run_task(task: dict[str, Any], build: str | None) -> dict[str, Any]:
+    """`task` with the llama.cpp build in `build` (a child process), or with this process's own."""
+    if not build:
+        return do_task(task)
+    return {**in_build(build, task), "build": build} if task["kind"] == "setting" else in_build(build, task)
+
+
 def worker() -> None:
     """--worker: one task from stdin (JSON), its result as the last stdout line."""
-    task = json.loads(sys.stdin.read())
-    if task["kind"] == "limit":
-        result = speed_limit(task["model_path"], task["threads"])
-    else:
-        result = run_setting(task["name"], task["overrides"], task["chunks"], task["base"])
+    result = do_task(json.loads(sys.stdin.read()))
     import llama_cpp
 
     result["llama_cpp_file"] = llama_cpp.__file__
@@ -290,15 +300,9 @@ def main() -> None:
             llamacpp["model_path"] = str(packaged_model_path(PACKAGED_MODELS[llamacpp["model"]]))
         setting_path = llamacpp.get("model_path", model_path)
         if (build, setting_path) not in limits:
-            limits[(build, setting_path)] = (
-                in_build(build, {"kind": "limit", "model_path": setting_path, "threads": args.threads}) if build
-                else speed_limit(setting_path, args.threads))
-        if build:
-            row = in_build(build, {"kind": "setting", "name": name, "overrides": overrides, "chunks": chunks,
-                                   "base": base})
-            row["build"] = build
-        else:
-            row = run_setting(name, overrides, chunks, base)
+            limits[(build, setting_path)] = run_task(
+                {"kind": "limit", "model_path": setting_path, "threads": args.threads}, build)
+        row = run_task({"kind": "setting", "name": name, "overrides": overrides, "chunks": chunks, "base": base}, build)
         limit = row["limit"] = limits[(build, setting_path)]
         row["model"] = Path(setting_path).name
         ideal_s = (row["new_prompt_tokens"] / limit["prefill_tokens_per_s"]
