@@ -32,10 +32,12 @@ works wherever the one-at-a-time LLM does (the runner's direct mode, a distilabe
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from distilabel.models.llms import LlamaCppLLM
 from pydantic import Field, PrivateAttr
 
@@ -63,11 +65,16 @@ def grammar_for(response_format: dict[str, Any] | None) -> str | None:
     """The GBNF grammar llama-cpp-python derives from an OpenAI-style `response_format` (None: free text)."""
     if not response_format or response_format.get("type") != "json_object":
         return None
+    schema = response_format.get("schema")
+    return _gbnf(json.dumps(schema) if schema is not None else None)
+
+
+@functools.lru_cache(maxsize=16)
+def _gbnf(schema: str | None) -> str:
+    """The grammar of a JSON schema (None: any JSON), converted once per schema, not once per batch."""
     from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
 
-    if "schema" in response_format:
-        return json_schema_to_gbnf(json.dumps(response_format["schema"]))
-    return JSON_GBNF
+    return json_schema_to_gbnf(schema) if schema is not None else JSON_GBNF
 
 
 class BatchedDecoder:
@@ -83,7 +90,6 @@ class BatchedDecoder:
 
     def __init__(self, llama: Any, parallel: int, n_ctx: int, n_threads: int | None = None, seed: int = 0):
         import llama_cpp as lib
-        import numpy as np
         from llama_cpp._internals import LlamaTokenDataArray
 
         self.lib = lib
@@ -164,8 +170,6 @@ class BatchedDecoder:
         else drawn again from the grammar-masked candidates (llama.cpp's own common sampler does the
         same: the grammar then looks at one token instead of the whole vocabulary, and the result has the
         same distribution as masking first)."""
-        import numpy as np
-
         lib, candidates = self.lib, self._candidates
         logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(self.ctx, index), shape=(self.n_vocab,))
         candidates.copy_logits(logits)
