@@ -151,7 +151,12 @@ def main() -> None:
         settings["model"] = args.model
     if args.parallel > 1:
         settings["parallel"] = args.parallel
-    if state and state.get("settings") != settings:
+
+    def same(recorded: dict[str, Any]) -> bool:  # parallel changes speed and draws, not the prompt: per shard
+        return {k: v for k, v in recorded.items() if k != "parallel"} == \
+            {k: v for k, v in settings.items() if k != "parallel"}
+
+    if state and not same(state.get("settings", {})):
         sys.exit(f"{state_path} was made with other settings; use another --out or the same flags")
     state.setdefault("settings", settings)
     state.setdefault("docs_done", 0)
@@ -189,6 +194,7 @@ def main() -> None:
             "shard": number, "docs": len(shard_docs), "generated": len(generated), "kept": len(kept),
             "dropped": dict(dropped), "seconds": round(seconds, 1), "prompt_tokens": usage.get("prompt_tokens"),
             "completion_tokens": usage.get("completion_tokens"), "resumed_answers": usage.get("resumed_answers"),
+            "parallel": args.parallel,
         })
         state["docs_done"] += len(shard_docs)
         state["generator"] = usage.get("generator")

@@ -249,14 +249,19 @@ class TrainingConfig(_Section):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     use_negatives: bool = True
-    loss: Literal["mnrl", "margin_mse", "mnrl+margin_mse"] = Field(
+    loss: Literal["mnrl", "margin_mse", "mnrl+margin_mse", "distill_kl", "mnrl+distill_kl"] = Field(
         "mnrl", description="mnrl: in-batch negatives; margin_mse: the teacher's margins (needs teacher.kind); "
-        "mnrl+margin_mse: both, batches alternating.",
+        "distill_kl: listwise, the teacher's distribution over the positive and its negatives (needs teacher.kind); "
+        "mnrl+<other>: both, batches alternating.",
     )
     margin_mse_scale: float = Field(
         1.0, gt=0, description="margin_mse: student scores and teacher margins are multiplied by this before the "
         "squared error (its weight is the square). Cosine margins are ~0.1, so at 1 the distillation's gradients "
         "are tiny next to MNRL's (which scales cosines by 20); 20 puts both on MNRL's logit scale.",
+    )
+    distill_kl_scale: float = Field(
+        20.0, gt=0, description="distill_kl: student cosines and teacher margins are multiplied by this to make the "
+        "logits of both softmaxes (20: MNRL's scale, so the two losses' gradients are alike).",
     )
     evals_per_epoch: int = Field(2, ge=1, description="Validation evaluations per epoch (model selection).")
     validation_corpus_size: int = Field(1000, gt=0, description="Candidate chunks for validation retrieval.")
@@ -385,7 +390,7 @@ class EmbedtuneConfig(_Section):
 
     @model_validator(mode="after")
     def _distillation_has_teacher(self) -> EmbedtuneConfig:
-        if "margin_mse" in self.training.loss and self.teacher.kind == "none":
+        if self.training.loss != "mnrl" and self.teacher.kind == "none":
             raise ValueError(f"training.loss {self.training.loss} needs teacher.kind hybrid or cross_encoder")
         return self
 

@@ -89,12 +89,12 @@ def estimate(shape: TrainingShape) -> MemoryEstimate:
 
 
 def tokens_in_flight(config: TrainingConfig, batch_size: int, seq_len: int, margin_texts: int = 3) -> int:
-    """Tokens whose activations backward needs at once, for `config.loss`; `margin_texts`: texts per MarginMSE
+    """Tokens whose activations backward needs at once, for `config.loss`; `margin_texts`: texts per distillation
     row (query, positive and its k negatives: 2 + k)."""
     tokens = 0
     if "mnrl" in config.loss:
         tokens = max(tokens, min(config.mini_batch_size, batch_size) * seq_len)
-    if "margin_mse" in config.loss:
+    if config.loss != "mnrl":  # margin_mse or distill_kl: all texts of a row's batch at once
         tokens = max(tokens, batch_size * margin_texts * seq_len)
     return tokens
 
@@ -175,7 +175,7 @@ def alternatives(shape: TrainingShape, config: TrainingConfig, batch_size: int) 
         steps.append("training.gradient_checkpointing: true")
         options.append((", ".join(steps), current))
     mini = min(config.mini_batch_size, batch_size)
-    while mini > 1 and "margin_mse" not in config.loss:
+    while mini > 1 and config.loss == "mnrl":
         mini //= 2
         current = replace(current, tokens_in_flight=mini * shape.seq_len)
         options.append((", ".join([*steps, f"training.mini_batch_size: {mini}"]), current))

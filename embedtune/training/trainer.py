@@ -5,7 +5,8 @@ Workflow:
 2. Losses (`training.loss`), each wrapped in MatryoshkaLoss so truncated embeddings stay useful:
    `mnrl` = CachedMultipleNegativesRankingLoss (large in-batch negatives at fixed memory) on one row per
    query; `margin_mse` = MarginMSELoss on the teacher's margins (rows from `embedtune.teacher.labels`);
-   `mnrl+margin_mse` = both, their datasets taking turns.
+   `distill_kl` = DistillKLDivLoss, listwise: the student's softmax over the positive and the teacher-checked
+   negatives matches the teacher's; `mnrl+<other>` = both, their datasets taking turns.
 3. Validation: query -> chunk retrieval NDCG@10 decides the best checkpoint (never the test split).
 4. Large models: `training.lora` trains LoRA adapters only (`embedtune.training.lora`; merged into the
    weights afterwards, so the result saves as a plain model, or with `training.lora_save: adapter` kept
@@ -119,10 +120,16 @@ def build_datasets_and_losses(model: SentenceTransformer, train: Sequence[dict[s
     """Named datasets and their losses (each wrapped in MatryoshkaLoss) for `config.loss`.
 
     mnrl: CachedMultipleNegativesRankingLoss on one row per query (GradCache: large in-batch negatives at
-    fixed memory). margin_mse: MarginMSELoss on every teacher-labelled row. Both: the two datasets take
-    turns batch by batch (sentence-transformers' multi-dataset training)."""
+    fixed memory). margin_mse: MarginMSELoss on every teacher-labelled row. distill_kl: DistillKLDivLoss on the
+    same rows, one per query (`listwise_labels`). Both: the two datasets take turns batch by batch
+    (sentence-transformers' multi-dataset training)."""
     from datasets import Dataset
-    from sentence_transformers.losses import CachedMultipleNegativesRankingLoss, MarginMSELoss, MatryoshkaLoss
+    from sentence_transformers.losses import (
+        CachedMultipleNegativesRankingLoss,
+        DistillKLDivLoss,
+        MarginMSELoss,
+        MatryoshkaLoss,
+    )
 
     datasets: dict[str, Any] = {}
     losses: dict[str, Any] = {}
@@ -141,7 +148,28 @@ def build_datasets_and_losses(model: SentenceTransformer, train: Sequence[dict[s
         similarity = functools.partial(scaled_dot_score, scale=scale)
         losses["margin_mse"] = MatryoshkaLoss(model, MarginMSELoss(model, similarity_fct=similarity),
                                               matryoshka_dims=model_config.matryoshka_dims)
+    if "distill_kl" in config.loss:
+        columns = distillation_columns(train)
+        if len(columns["label"]) < 2:
+            raise EmbedtuneError(f"training.loss {config.loss} needs teacher-labelled rows; found "
+                                 f"{len(columns['label'])} (is teacher.kind set, and did it keep any negative?)")
+        columns["label"] = listwise_labels(columns["label"], config.distill_kl_scale)
+        datasets["distill_kl"] = Dataset.from_dict(columns)
+        similarity = functools.partial(scaled_dot_score, scale=config.distill_kl_scale)
+        losses["distill_kl"] = MatryoshkaLoss(model, DistillKLDivLoss(model, similarity_fct=similarity),
+                                              matryoshka_dims=model_config.matryoshka_dims)
     return datasets, losses
+
+
+def listwise_labels(margins: Sequence[Sequence[float]], scale: float) -> list[list[float]]:
+    """Teacher logits over (positive, negative_1..k) for DistillKLDivLoss, from the margins score(q, pos) -
+    score(q, neg_i) in the student's cosine units: [0, -m_1, ..., -m_k] x `scale` (a softmax only sees
+    differences, so the positive's own score is not needed).
+
+        >>> listwise_labels([[0.1, 0.2]], scale=20.0)
+        [[0.0, -2.0, -4.0]]
+    """
+    return [[0.0, *(-scale * margin for margin in row)] for row in margins]
 
 
 def validation_evaluator(

@@ -140,7 +140,7 @@ def test_distillation_columns_and_one_row_per_query():
     assert [row["id"] for row in firsts] == ["d0", "d1", "d2", "d3"]
 
 
-@pytest.mark.parametrize("loss", ["margin_mse", "mnrl+margin_mse"])
+@pytest.mark.parametrize("loss", ["margin_mse", "mnrl+margin_mse", "mnrl+distill_kl"])
 def test_the_tiny_model_trains_on_teacher_margins(tiny_model_dir, loss):
     from sentence_transformers import SentenceTransformer
 
@@ -153,7 +153,7 @@ def test_the_tiny_model_trains_on_teacher_margins(tiny_model_dir, loss):
         TrainingConfig(epochs=1, batch_size=8, mini_batch_size=4, learning_rate=1e-3, loss=loss),
     )
     assert not np.allclose(before, result.model.encode(["what about neutron stars"]))
-    expected = {"margin_mse": 31} if loss == "margin_mse" else {"mnrl": 32, "margin_mse": 31}
+    expected = {"margin_mse": 31} if loss == "margin_mse" else {"mnrl": 32, loss.split("+")[1]: 31}
     assert result.metrics["train_rows"] == expected and result.metrics["train_pairs"] == 32
     assert np.isfinite(result.metrics["train_loss"])
 
@@ -179,6 +179,41 @@ def test_margin_mse_scale_scales_scores_and_margins_so_the_loss_weighs_its_squar
     assert values[20.0] == pytest.approx(400 * values[1.0], rel=1e-3)
 
 
+def test_listwise_labels_are_the_teachers_logits_over_positive_and_negatives():
+    from embedtune.training.trainer import listwise_labels
+
+    first, second = listwise_labels([[0.1, 0.2], [0.0, -0.05]], scale=20.0)
+    assert first == pytest.approx([0, -2, -4]) and second == pytest.approx([0, 0, 1])
+
+
+def test_distill_kl_is_zero_when_the_student_already_ranks_as_the_teacher_and_not_otherwise(tiny_model_dir):
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from embedtune.training.trainer import build_datasets_and_losses
+
+    model = SentenceTransformer(tiny_model_dir, device="cpu")
+    train = teacher_rows(make_pairs(6))
+    columns = ("anchor", "positive", "negative_1", "negative_2")
+    # 1. The student's own cosine margins as the teacher's: the two softmaxes agree, the loss is ~0.
+    labelled = []
+    for row in train[1:]:  # two rows per pair: its two negatives
+        query, positive, negative = model.encode([row["query"], row["positive"], row["negative"]],
+                                                 normalize_embeddings=True)
+        labelled.append({**row, "label": float(query @ positive - query @ negative)})
+    values = {}
+    for name, rows in (("own", labelled), ("other", teacher_rows(make_pairs(6)))):
+        datasets, losses = build_datasets_and_losses(model, [train[0], *rows] if name == "own" else rows,
+                                                     ModelConfig(base_model=tiny_model_dir, matryoshka_dims=[64]),
+                                                     TrainingConfig(loss="distill_kl"), 4)
+        batch = datasets["distill_kl"][:5]
+        assert len(batch["label"][0]) == 3 and batch["label"][0][0] == 0.0
+        features = [model.tokenize(batch[column]) for column in columns]
+        with torch.no_grad():
+            values[name] = float(losses["distill_kl"](features, torch.tensor(batch["label"])))
+    assert values["own"] == pytest.approx(0.0, abs=1e-4) and values["other"] > 1e-3
+
+
 def test_margin_mse_without_labels_is_refused(tiny_model_dir):
     from sentence_transformers import SentenceTransformer
 
@@ -191,6 +226,8 @@ def test_margin_mse_without_labels_is_refused(tiny_model_dir):
 def test_a_distillation_loss_needs_a_teacher_in_the_config():
     with pytest.raises(EmbedtuneError, match="needs teacher.kind"):
         parse_parameters({"training": {"loss": "mnrl+margin_mse"}})
+    with pytest.raises(EmbedtuneError, match="needs teacher.kind"):
+        parse_parameters({"training": {"loss": "distill_kl"}})
     assert parse_parameters({"training": {"loss": "margin_mse"}, "teacher": {"kind": "hybrid"}}).teacher.kind == "hybrid"
 
 
