@@ -239,8 +239,8 @@ def summarise(base: dict[str, np.ndarray], tuned: dict[str, np.ndarray], seed: i
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = [f"# SciFact training-choice grid, {result['date']}", "", f"Command: `{result['command']}`", "",
-             (f"Machine: {result['machine']}. Claims: {result['n_claims']} (select = even positions, report = odd); "
+    lines = [f"# {result.get('benchmark', 'scifact-dev')} training-choice grid, {result['date']}", "", f"Command: `{result['command']}`", "",
+             (f"Machine: {result['machine']}. Queries: {result['n_claims']} (select = even positions, report = odd); "
              f"corpus: {result['n_corpus']} abstracts. Base NDCG@10: all {result['base']['all']['ndcg@10']:.4f}, "
              f"select {result['base']['select']['ndcg@10']:.4f}, report {result['base']['report']['ndcg@10']:.4f}."), "",
              "| pairs | variant | train pairs | NDCG@10 all | gain all [95% CI] | gain select | gain report [95% CI] | train s |",
@@ -329,7 +329,7 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     add_reference("stemmed BM25", 1.0)
     result: dict[str, Any] = {
         "date": dt.date.today().isoformat(), "command": " ".join(["python", *sys.argv]),
-        "machine": machine(hardware_summary(device)), "n_claims": len(claims),
+        "benchmark": Path(args.scifact).name, "machine": machine(hardware_summary(device)), "n_claims": len(claims),
         "n_corpus": len(corpus), "base": summarise(base_metrics, base_metrics, args.seed, excluded),
         "few_shot_claims_excluded": sorted(few_shot),
         "pair_sets": {name: len(rows) for name, rows in pair_sets.items()}, "rows": [], "references": references,
