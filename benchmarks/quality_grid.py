@@ -299,6 +299,8 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     passages: dict[str, list[dict[str, Any]]] = {}
     for spec in args.pairs:
         name, path = spec.split("=", 1)
+        path, _, overlap = path.partition("~")  # NAME=set.jsonl.gz@1152~0.8: of those, the queries whose
+        # content words are at most 80% in their abstract (filtering.max_word_overlap)
         path, _, size = path.partition("@")  # NAME=set.jsonl.gz@300: its first 300 pairs (a scaling point)
         path, _, styles = path.partition("#")  # NAME=set.jsonl.gz#claim@300: its first 300 claims
         pair_sets[name], examples = read_pair_set(Path(path), corpus, frozenset(filter(None, styles.split("+"))))
@@ -311,6 +313,14 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
             pair_sets[name], _ = mine_negatives(pair_sets[name], passages[name], base, NegativesConfig())
             if args.max_pairs or size:
                 pair_sets[name] = pair_sets[name][: int(size or args.max_pairs)]
+            if overlap:
+                from embedtune.config import FilterConfig
+                from embedtune.generation.filters import filter_pairs
+
+                cut = len(pair_sets[name])
+                pair_sets[name], _ = filter_pairs(pair_sets[name], FilterConfig(max_word_overlap=float(overlap)))
+                print(json.dumps({"pairs": name, "max_word_overlap": float(overlap), "kept": len(pair_sets[name]),
+                                  "of": cut}), flush=True)
     for spec in args.extractive:
         pair_sets[f"extractive {spec}"] = extractive_pairs(spec, chunks, base, args.seed)
     base_metrics = per_claim_metrics(base, claims, corpus, qrels, args.batch_size)
@@ -420,7 +430,9 @@ def main() -> None:
     grid.add_argument("--pairs", action="append", default=[],
                       help="NAME=pairs.jsonl (from `export`) or NAME=set.jsonl.gz (from generate_pairs.py); "
                       "NAME=set.jsonl.gz@N takes its first N pairs (a random sample: a scaling point); "
-                      "NAME=set.jsonl.gz#claim+question@N only queries of those styles.")
+                      "NAME=set.jsonl.gz#claim+question@N only queries of those styles; "
+                      "NAME=set.jsonl.gz@N~0.8 of those N, the queries with at most 80%% of their words in the "
+                      "abstract (filtering.max_word_overlap).")
     grid.add_argument("--max-pairs", type=int, help="Use the first N pairs of each generate_pairs set (its prefix "
                       "is a random sample of the corpus).")
     grid.add_argument("--extractive", action="append", default=[], help="STYLES:DOCUMENTS:QUERIES_PER_CHUNK")

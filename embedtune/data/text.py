@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-\.]*[A-Za-z0-9]|[A-Za-z0-9]")
@@ -17,6 +18,28 @@ def words(text: str) -> list[str]:
 
 def content_words(text: str) -> list[str]:
     return [word for word in words(text) if word not in STOPWORDS and not word.isdigit() and len(word) > 1]
+
+
+@functools.lru_cache(maxsize=4)
+def _stemmer(language: str):
+    import Stemmer  # PyStemmer, also BM25's stemmer (embedtune.teacher.lexical)
+
+    return Stemmer.Stemmer(language)
+
+
+def word_overlap(query: str, passage: str, language: str = "english") -> float:
+    """Share of the query's distinct content words (stemmed) that occur in the passage: 1.0 when every
+    word of the query is in it. Real searches share ~0.55-0.6 of their words with the passage that answers
+    them (SciFact claims, Cranfield questions), LLM-written queries ~0.85 (benchmarks/README.md).
+
+        >>> word_overlap("BRCA1 mutations and cancer risk", "Carriers of a BRCA1 mutation ...")
+        0.5
+    """
+    stem = _stemmer(language).stemWords
+    asked = set(stem(content_words(query)))
+    if not asked:
+        return 0.0
+    return len(asked & set(stem(content_words(passage)))) / len(asked)
 
 
 def longest_common_word_run(query: str, passage: str) -> int:

@@ -5,8 +5,8 @@
   the answer did not parse), `positive`, `positive_id`, `doc_id`, `llm_negative`, `style`, `generator`,
   `prompt_version`, `raw`.
 - `filter_pairs(pairs, config)` drops bad pairs and counts each drop under one of `DROP_REASONS`
-  (parse failure, length, copied passage, "the passage" mentions, duplicates, near duplicates among the
-  queries of one chunk); every reason is in the counter, zero or not.
+  (parse failure, length, copied passage, "the passage" mentions, too many of the passage's words
+  (`max_word_overlap`), duplicates, near duplicates among the queries of one chunk); every reason is in the counter, zero or not.
 - `round_trip_filter(...)` keeps the pairs whose chunk the base model retrieves in its top k for the query
   (a consistency filter; encoding and search are `embedtune.models.encoding`).
 """
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from embedtune.config import FilterConfig
-from embedtune.data.text import content_words, jaccard, longest_common_word_run, words
+from embedtune.data.text import content_words, jaccard, longest_common_word_run, word_overlap, words
 from embedtune.generation.base import GeneratedQuery
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 DROP_REASONS = (
     "parse_failure", "too_short", "too_long", "copies_passage", "mentions_source", "duplicate", "near_duplicate",
-    "round_trip",
+    "round_trip", "too_extractive",
 )
 # A query that points at "the passage" or "this study" was written by someone looking at it: no searcher
 # knows which text they will get, so such a query teaches the model nothing about real searches.
@@ -83,6 +83,9 @@ def _drop_reason(pair: dict[str, Any], config: FilterConfig) -> str | None:
         return "copies_passage"
     if config.drop_source_mentions and _MENTIONS_SOURCE.search(query):
         return "mentions_source"
+    if config.max_word_overlap is not None and \
+            word_overlap(query, pair["positive"], config.language) > config.max_word_overlap:
+        return "too_extractive"
     return None
 
 

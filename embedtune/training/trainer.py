@@ -2,25 +2,22 @@
 
 Workflow:
 1. Build train/validation datasets; the mined negative becomes a third column when every row has one.
-2. Losses (`training.loss`), each wrapped in MatryoshkaLoss so truncated embeddings stay useful:
-   `mnrl` = CachedMultipleNegativesRankingLoss (large in-batch negatives at fixed memory) on one row per
-   query; `margin_mse` = MarginMSELoss on the teacher's margins (rows from `embedtune.teacher.labels`);
-   `distill_kl` = DistillKLDivLoss, listwise: the student's softmax over the positive and the teacher-checked
-   negatives matches the teacher's; `mnrl+<other>` = both, their datasets taking turns.
+2. Losses (`training.loss`, built in `embedtune.training.losses`), each wrapped in MatryoshkaLoss so
+   truncated embeddings stay useful: `mnrl` (in-batch negatives), `margin_mse` (the teacher's margins),
+   `distill_kl` (listwise: the teacher's ranking of the positive and its negatives), or `mnrl+<other>`.
 3. Validation: query -> chunk retrieval NDCG@10 decides the best checkpoint (never the test split).
 4. Large models: `training.lora` trains LoRA adapters only (`embedtune.training.lora`; merged into the
    weights afterwards, so the result saves as a plain model, or with `training.lora_save: adapter` kept
    apart, so it saves as an adapter folder on its base: `embedtune.models.adapters`), `training.gradient_checkpointing` trades
    compute for activation memory, and the memory the run needs is estimated first
    (`embedtune.training.memory`): a run that cannot fit the device is refused with a setting that fits.
-5. Train with a fixed seed; fp16/bf16 only on a GPU that supports it. A progress bar when stderr is a
+5. Train with a fixed seed; fp16/bf16 only on hardware that supports it. A progress bar when stderr is a
    terminal (`training.progress_bar`), and one log line per training log and per evaluation
    (`embedtune.training.progress`).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import random
 import shutil
@@ -38,6 +35,7 @@ from embedtune.models.devices import enable_tf32, peak_memory_gb, precision_flag
 from embedtune.models.encoding import model_prompts
 from embedtune.models.loading import embedding_dimension
 from embedtune.training import lora, memory, progress
+from embedtune.training.losses import build_datasets_and_losses, one_row_per_query
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -49,127 +47,6 @@ VALIDATION_NAME = "validation"
 class TrainingResult:
     model: SentenceTransformer
     metrics: dict[str, Any] = field(default_factory=dict)
-
-
-def training_columns(pairs: Sequence[dict[str, Any]], use_negatives: bool, seed: int = 42) -> dict[str, list[str]]:
-    """anchor/positive[/negative] columns. A pair whose mining found no safe negative gets another
-    pair's positive instead (an easy negative), so the hard negatives of the others are not lost."""
-    columns = {"anchor": [p["query"] for p in pairs], "positive": [p["positive"] for p in pairs]}
-    if not use_negatives or not any(p.get("negative") for p in pairs) or len(set(columns["positive"])) < 2:
-        return columns
-    rng = random.Random(seed)
-    negatives = []
-    for pair in pairs:
-        negative = pair.get("negative")
-        while not negative or negative == pair["positive"]:
-            negative = rng.choice(pairs)["positive"]
-        negatives.append(negative)
-    columns["negative"] = negatives
-    return columns
-
-
-def distillation_columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
-    """One row per query for MarginMSELoss: anchor, positive, negative_1..negative_k and `label`, the list of
-    the teacher's k margins (`embedtune.teacher.labels` gives a pair one row per negative).
-
-    The query and its positive are encoded once for all k negatives (k = the most negatives any query
-    kept); a query the teacher left fewer negatives repeats its own in turn. Rows without a negative or
-    label are skipped. With one negative per query the columns are anchor/positive/negative_1/label.
-    """
-    grouped: dict[Any, list[dict[str, Any]]] = {}
-    for row in rows:
-        if row.get("negative") and row.get("label") is not None:
-            grouped.setdefault(row.get("id", id(row)), []).append(row)
-    k = max((len(group) for group in grouped.values()), default=0)
-    columns: dict[str, list[Any]] = {"anchor": [], "positive": [],
-                                     **{f"negative_{i + 1}": [] for i in range(k)}, "label": []}
-    for group in grouped.values():
-        columns["anchor"].append(group[0]["query"])
-        columns["positive"].append(group[0]["positive"])
-        labels = []
-        for i in range(k):
-            row = group[i % len(group)]
-            columns[f"negative_{i + 1}"].append(row["negative"])
-            labels.append(float(row["label"]))
-        columns["label"].append(labels)
-    return columns
-
-
-def one_row_per_query(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The first row of each pair id: teacher labelling gives a pair several rows (one per negative)."""
-    seen: set[Any] = set()
-    out = []
-    for row in rows:
-        key = row.get("id", id(row))
-        if key not in seen:
-            seen.add(key)
-            out.append(row)
-    return out
-
-
-def scaled_dot_score(a: Any, b: Any, scale: float = 1.0) -> Any:
-    """`scale` x the row-wise dot product (cosine for normalised embeddings): MarginMSELoss's similarity
-    under `training.margin_mse_scale`."""
-    from sentence_transformers.util import pairwise_dot_score
-
-    return scale * pairwise_dot_score(a, b)
-
-
-def build_datasets_and_losses(model: SentenceTransformer, train: Sequence[dict[str, Any]], model_config: ModelConfig,
-                              config: TrainingConfig, batch_size: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Named datasets and their losses (each wrapped in MatryoshkaLoss) for `config.loss`.
-
-    mnrl: CachedMultipleNegativesRankingLoss on one row per query (GradCache: large in-batch negatives at
-    fixed memory). margin_mse: MarginMSELoss on every teacher-labelled row. distill_kl: DistillKLDivLoss on the
-    same rows, one per query (`listwise_labels`). Both: the two datasets take turns batch by batch
-    (sentence-transformers' multi-dataset training)."""
-    from datasets import Dataset
-    from sentence_transformers.losses import (
-        CachedMultipleNegativesRankingLoss,
-        DistillKLDivLoss,
-        MarginMSELoss,
-        MatryoshkaLoss,
-    )
-
-    datasets: dict[str, Any] = {}
-    losses: dict[str, Any] = {}
-    if "mnrl" in config.loss:
-        datasets["mnrl"] = Dataset.from_dict(training_columns(one_row_per_query(train), config.use_negatives, config.seed))
-        inner = CachedMultipleNegativesRankingLoss(model, mini_batch_size=min(config.mini_batch_size, batch_size))
-        losses["mnrl"] = MatryoshkaLoss(model, inner, matryoshka_dims=model_config.matryoshka_dims)
-    if "margin_mse" in config.loss:
-        columns = distillation_columns(train)
-        if len(columns["label"]) < 2:
-            raise EmbedtuneError(f"training.loss {config.loss} needs teacher-labelled rows; found "
-                                 f"{len(columns['label'])} (is teacher.kind set, and did it keep any negative?)")
-        scale = config.margin_mse_scale  # both sides scaled: the squared error weighs scale**2
-        columns["label"] = [[scale * margin for margin in margins] for margins in columns["label"]]
-        datasets["margin_mse"] = Dataset.from_dict(columns)
-        similarity = functools.partial(scaled_dot_score, scale=scale)
-        losses["margin_mse"] = MatryoshkaLoss(model, MarginMSELoss(model, similarity_fct=similarity),
-                                              matryoshka_dims=model_config.matryoshka_dims)
-    if "distill_kl" in config.loss:
-        columns = distillation_columns(train)
-        if len(columns["label"]) < 2:
-            raise EmbedtuneError(f"training.loss {config.loss} needs teacher-labelled rows; found "
-                                 f"{len(columns['label'])} (is teacher.kind set, and did it keep any negative?)")
-        columns["label"] = listwise_labels(columns["label"], config.distill_kl_scale)
-        datasets["distill_kl"] = Dataset.from_dict(columns)
-        similarity = functools.partial(scaled_dot_score, scale=config.distill_kl_scale)
-        losses["distill_kl"] = MatryoshkaLoss(model, DistillKLDivLoss(model, similarity_fct=similarity),
-                                              matryoshka_dims=model_config.matryoshka_dims)
-    return datasets, losses
-
-
-def listwise_labels(margins: Sequence[Sequence[float]], scale: float) -> list[list[float]]:
-    """Teacher logits over (positive, negative_1..k) for DistillKLDivLoss, from the margins score(q, pos) -
-    score(q, neg_i) in the student's cosine units: [0, -m_1, ..., -m_k] x `scale` (a softmax only sees
-    differences, so the positive's own score is not needed).
-
-        >>> listwise_labels([[0.1, 0.2]], scale=20.0)
-        [[0.0, -2.0, -4.0]]
-    """
-    return [[0.0, *(-scale * margin for margin in row)] for row in margins]
 
 
 def validation_evaluator(

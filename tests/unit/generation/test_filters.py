@@ -39,3 +39,23 @@ def test_source_mentions_are_dropped_only_when_asked_and_only_for_the_artefact_p
     assert [p["query"] for p in kept] == searches and dropped["mentions_source"] == 3
     kept, _ = filter_pairs(build_pairs([generated(q) for q in artefacts], CHUNKS), FilterConfig(drop_source_mentions=False))
     assert len(kept) == 3
+
+
+def test_queries_that_reuse_the_passages_words_are_dropped_only_above_the_overlap_asked():
+    from embedtune.data.text import word_overlap
+
+    reworded = "how to skip recomputing finished work"  # skip, recomputing, finished, work: not in the passage
+    copied = "step caching parameters unchanged"
+    assert word_overlap(copied, PASSAGE) == 1.0 and word_overlap(reworded, PASSAGE) < 0.8
+    pairs = build_pairs([generated(q) for q in (reworded, copied)], CHUNKS)
+    kept, dropped = filter_pairs(pairs, FilterConfig(max_word_overlap=0.8))
+    assert [p["query"] for p in kept] == [reworded] and dropped["too_extractive"] == 1
+    kept, dropped = filter_pairs(pairs, FilterConfig())
+    assert len(kept) == 2 and dropped["too_extractive"] == 0
+
+
+def test_word_overlap_stems_and_ignores_stopwords():
+    from embedtune.data.text import word_overlap
+
+    assert word_overlap("BRCA1 mutations and cancer risk", "Carriers of a BRCA1 mutation ...") == 0.5
+    assert word_overlap("the of and", "anything") == 0.0

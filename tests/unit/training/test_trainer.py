@@ -9,7 +9,8 @@ import torch
 from embedtune import EmbedtuneError
 from embedtune.config import ModelConfig, TrainingConfig, parse_parameters
 from embedtune.models.loading import load_embedder
-from embedtune.training.trainer import train_embedder, training_columns
+from embedtune.training.losses import training_columns
+from embedtune.training.trainer import train_embedder
 
 
 def test_training_uses_the_prompts_the_base_model_was_loaded_with(monkeypatch, tiny_model_dir):
@@ -126,7 +127,7 @@ def teacher_rows(pairs):
 
 
 def test_distillation_columns_and_one_row_per_query():
-    from embedtune.training.trainer import distillation_columns, one_row_per_query
+    from embedtune.training.losses import distillation_columns, one_row_per_query
 
     rows = teacher_rows(make_pairs(4))
     columns = distillation_columns(rows)  # one row per query with a negative, its margins as a list
@@ -162,7 +163,7 @@ def test_margin_mse_scale_scales_scores_and_margins_so_the_loss_weighs_its_squar
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from embedtune.training.trainer import build_datasets_and_losses
+    from embedtune.training.losses import build_datasets_and_losses
 
     model = SentenceTransformer(tiny_model_dir, device="cpu")
     train = teacher_rows(make_pairs(6))
@@ -180,7 +181,7 @@ def test_margin_mse_scale_scales_scores_and_margins_so_the_loss_weighs_its_squar
 
 
 def test_listwise_labels_are_the_teachers_logits_over_positive_and_negatives():
-    from embedtune.training.trainer import listwise_labels
+    from embedtune.training.losses import listwise_labels
 
     first, second = listwise_labels([[0.1, 0.2], [0.0, -0.05]], scale=20.0)
     assert first == pytest.approx([0, -2, -4]) and second == pytest.approx([0, 0, 1])
@@ -190,7 +191,7 @@ def test_distill_kl_is_zero_when_the_student_already_ranks_as_the_teacher_and_no
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from embedtune.training.trainer import build_datasets_and_losses
+    from embedtune.training.losses import build_datasets_and_losses
 
     model = SentenceTransformer(tiny_model_dir, device="cpu")
     train = teacher_rows(make_pairs(6))

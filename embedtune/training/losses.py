@@ -1,0 +1,144 @@
+"""Training datasets and their losses for `training.loss`, each wrapped in MatryoshkaLoss.
+
+- `mnrl`: CachedMultipleNegativesRankingLoss on one row per query (`training_columns`: anchor, positive and
+  the mined negative).
+- `margin_mse`: MarginMSELoss on the teacher's margins (`distillation_columns`: one row per query with its
+  k teacher-checked negatives; rows from `embedtune.teacher.labels`).
+- `distill_kl`: DistillKLDivLoss on the same rows (`listwise_labels`: the teacher's logits over the
+  positive and its negatives).
+- `mnrl+<other>`: both, their datasets taking turns (sentence-transformers' multi-dataset training).
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from embedtune import EmbedtuneError
+from embedtune.config import ModelConfig, TrainingConfig
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+def training_columns(pairs: Sequence[dict[str, Any]], use_negatives: bool, seed: int = 42) -> dict[str, list[str]]:
+    """anchor/positive[/negative] columns. A pair whose mining found no safe negative gets another
+    pair's positive instead (an easy negative), so the hard negatives of the others are not lost."""
+    columns = {"anchor": [p["query"] for p in pairs], "positive": [p["positive"] for p in pairs]}
+    if not use_negatives or not any(p.get("negative") for p in pairs) or len(set(columns["positive"])) < 2:
+        return columns
+    rng = random.Random(seed)
+    negatives = []
+    for pair in pairs:
+        negative = pair.get("negative")
+        while not negative or negative == pair["positive"]:
+            negative = rng.choice(pairs)["positive"]
+        negatives.append(negative)
+    columns["negative"] = negatives
+    return columns
+
+
+def distillation_columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """One row per query for MarginMSELoss: anchor, positive, negative_1..negative_k and `label`, the list of
+    the teacher's k margins (`embedtune.teacher.labels` gives a pair one row per negative).
+
+    The query and its positive are encoded once for all k negatives (k = the most negatives any query
+    kept); a query the teacher left fewer negatives repeats its own in turn. Rows without a negative or
+    label are skipped. With one negative per query the columns are anchor/positive/negative_1/label.
+    """
+    grouped: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("negative") and row.get("label") is not None:
+            grouped.setdefault(row.get("id", id(row)), []).append(row)
+    k = max((len(group) for group in grouped.values()), default=0)
+    columns: dict[str, list[Any]] = {"anchor": [], "positive": [],
+                                     **{f"negative_{i + 1}": [] for i in range(k)}, "label": []}
+    for group in grouped.values():
+        columns["anchor"].append(group[0]["query"])
+        columns["positive"].append(group[0]["positive"])
+        labels = []
+        for i in range(k):
+            row = group[i % len(group)]
+            columns[f"negative_{i + 1}"].append(row["negative"])
+            labels.append(float(row["label"]))
+        columns["label"].append(labels)
+    return columns
+
+
+def one_row_per_query(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first row of each pair id: teacher labelling gives a pair several rows (one per negative)."""
+    seen: set[Any] = set()
+    out = []
+    for row in rows:
+        key = row.get("id", id(row))
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
+def scaled_dot_score(a: Any, b: Any, scale: float = 1.0) -> Any:
+    """`scale` x the row-wise dot product (cosine for normalised embeddings): MarginMSELoss's similarity
+    under `training.margin_mse_scale`."""
+    from sentence_transformers.util import pairwise_dot_score
+
+    return scale * pairwise_dot_score(a, b)
+
+
+def build_datasets_and_losses(model: SentenceTransformer, train: Sequence[dict[str, Any]], model_config: ModelConfig,
+                              config: TrainingConfig, batch_size: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Named datasets and their losses (each wrapped in MatryoshkaLoss) for `config.loss`.
+
+    mnrl: CachedMultipleNegativesRankingLoss on one row per query (GradCache: large in-batch negatives at
+    fixed memory). margin_mse: MarginMSELoss on every teacher-labelled row. distill_kl: DistillKLDivLoss on the
+    same rows, one per query (`listwise_labels`). Both: the two datasets take turns batch by batch
+    (sentence-transformers' multi-dataset training)."""
+    from datasets import Dataset
+    from sentence_transformers.losses import (
+        CachedMultipleNegativesRankingLoss,
+        DistillKLDivLoss,
+        MarginMSELoss,
+        MatryoshkaLoss,
+    )
+
+    datasets: dict[str, Any] = {}
+    losses: dict[str, Any] = {}
+    if "mnrl" in config.loss:
+        datasets["mnrl"] = Dataset.from_dict(training_columns(one_row_per_query(train), config.use_negatives, config.seed))
+        inner = CachedMultipleNegativesRankingLoss(model, mini_batch_size=min(config.mini_batch_size, batch_size))
+        losses["mnrl"] = MatryoshkaLoss(model, inner, matryoshka_dims=model_config.matryoshka_dims)
+    if "margin_mse" in config.loss:
+        columns = distillation_columns(train)
+        if len(columns["label"]) < 2:
+            raise EmbedtuneError(f"training.loss {config.loss} needs teacher-labelled rows; found "
+                                 f"{len(columns['label'])} (is teacher.kind set, and did it keep any negative?)")
+        scale = config.margin_mse_scale  # both sides scaled: the squared error weighs scale**2
+        columns["label"] = [[scale * margin for margin in margins] for margins in columns["label"]]
+        datasets["margin_mse"] = Dataset.from_dict(columns)
+        similarity = functools.partial(scaled_dot_score, scale=scale)
+        losses["margin_mse"] = MatryoshkaLoss(model, MarginMSELoss(model, similarity_fct=similarity),
+                                              matryoshka_dims=model_config.matryoshka_dims)
+    if "distill_kl" in config.loss:
+        columns = distillation_columns(train)
+        if len(columns["label"]) < 2:
+            raise EmbedtuneError(f"training.loss {config.loss} needs teacher-labelled rows; found "
+                                 f"{len(columns['label'])} (is teacher.kind set, and did it keep any negative?)")
+        columns["label"] = listwise_labels(columns["label"], config.distill_kl_scale)
+        datasets["distill_kl"] = Dataset.from_dict(columns)
+        similarity = functools.partial(scaled_dot_score, scale=config.distill_kl_scale)
+        losses["distill_kl"] = MatryoshkaLoss(model, DistillKLDivLoss(model, similarity_fct=similarity),
+                                              matryoshka_dims=model_config.matryoshka_dims)
+    return datasets, losses
+
+
+def listwise_labels(margins: Sequence[Sequence[float]], scale: float) -> list[list[float]]:
+    """Teacher logits over (positive, negative_1..k) for DistillKLDivLoss, from the margins score(q, pos) -
+    score(q, neg_i) in the student's cosine units: [0, -m_1, ..., -m_k] x `scale` (a softmax only sees
+    differences, so the positive's own score is not needed).
+
+        >>> listwise_labels([[0.1, 0.2]], scale=20.0)
+        [[0.0, -2.0, -4.0]]
+    """
+    return [[0.0, *(-scale * margin for margin in row)] for row in margins]
