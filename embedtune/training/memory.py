@@ -9,8 +9,9 @@ stored), so a run it lets through does not die of out-of-memory an hour in:
     activations  per layer and token: hidden x (34 + 5 x heads x seq / hidden) x bytes / 2 (Korthikanti et
                  al. 2022, 16-bit = 2 bytes); with gradient checkpointing only each layer's input
                  (hidden x bytes) plus one layer's full set. Tokens in flight: CachedMNRL backpropagates
-                 one mini-batch of one column at a time (mini_batch_size x seq); MarginMSE the whole batch
-                 of three columns (batch_size x 3 x seq).
+                 one mini-batch of one column at a time (mini_batch_size x seq); MarginMSE and DistillKL
+                 the whole batch of every column (batch_size x (2 + negatives) x seq). Autocast on a CPU
+                 counts as 4 bytes (it keeps much in fp32).
     overhead     x 1.1, plus 0.5 GiB on a GPU (CUDA context, allocator)
 
 Available memory: free GPU memory plus what this process already holds there; on CPU and MPS, available
@@ -143,7 +144,9 @@ def training_shape(model: SentenceTransformer, config: TrainingConfig, batch_siz
         lora_trainable=_lora_trainable(model, config),
         hidden_size=hidden, layers=layers, heads=heads, seq_len=seq_len,
         tokens_in_flight=tokens_in_flight(config, batch_size, seq_len, margin_texts),
-        activation_bytes=2 if mixed_precision or half_weights else 4,
+        # CPU autocast keeps much in fp32 (a distill_kl run of 10 texts x 32 x 256 tokens estimated at 2 bytes
+        # as 17 GiB was killed at 22.8): counted as fp32 there, erring high
+        activation_bytes=2 if (mixed_precision and not device.startswith("cpu")) or half_weights else 4,
         gradient_checkpointing=config.gradient_checkpointing, lora=config.lora, device=device,
     )
 

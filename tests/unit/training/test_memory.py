@@ -94,6 +94,9 @@ def test_the_shape_of_a_real_model_counts_its_parameters_and_lora_layers(tiny_mo
     # 2 layers x (q, k, v, out: 64->64; intermediate 64->128; output 128->64) + pooler 64->64, each r x (in + out)
     assert shape.lora_trainable == 4 * (2 * (4 * 128 + 192 + 192) + 128)
     assert shape.tokens_in_flight == 4 * shape.seq_len
+    # bf16 autocast halves activations on a GPU only: on a CPU much stays fp32, so the estimate keeps 4 bytes
+    assert memory.training_shape(model, TrainingConfig(), 8, "cpu", True).activation_bytes == 4
+    assert memory.training_shape(model, TrainingConfig(), 8, "cuda", True).activation_bytes == 2
 
 
 def test_margin_mse_activations_grow_with_the_negatives_per_row():
@@ -102,3 +105,5 @@ def test_margin_mse_activations_grow_with_the_negatives_per_row():
     config = TrainingConfig(loss="margin_mse")
     assert tokens_in_flight(config, 8, 100) == 8 * 3 * 100  # query, positive, one negative
     assert tokens_in_flight(config, 8, 100, margin_texts=6) == 8 * 6 * 100  # four negatives per row
+    listwise = TrainingConfig(loss="mnrl+distill_kl", mini_batch_size=4)
+    assert tokens_in_flight(listwise, 8, 100, margin_texts=10) == 8 * 10 * 100  # the listwise batch, not MNRL's
