@@ -133,6 +133,10 @@ class GenerationConfig(_Section):
     max_chunks: int | None = Field(None, gt=0, description="Seeded sample of chunks to generate for.")
     seed: int = 42
     cache_dir: str | None = Field(None, description="Where finished generations are kept for resume.")
+    reuse_answers: bool = Field(
+        True, description="Take the answers an earlier run gave to the same prompts (same model, prompt version, "
+        "settings and seed) from <cache_dir>/answers.jsonl: an edited corpus asks only for its changed chunks.",
+    )
     engine: Literal["local", "ray"] = Field(
         "local", description="local: this process; ray: distilabel's Ray pipeline over `ray` below (big corpora)."
     )

@@ -11,13 +11,23 @@ answered row::
 The runner appends and fsyncs the lines of a batch; a row whose call failed is not written, so a re-run
 asks only for it. A torn last line (a kill mid-write) is skipped on reading. Cached artifacts and old
 journals depend on this layout: do not change it without changing `PROMPT_VERSION`.
+
+The answer store, `<cache_dir>/answers.jsonl`, outlives runs: every answer of a finished generation
+under its `answer_key` (the same settings as the run key, the row's query index and its messages, never
+the chunk id). A later run whose corpus changed in places (an edited page, a new document, a fresh clone)
+takes the answers of unchanged prompts from it (`generation.reuse_answers`) and asks only for the rest.
+Delete the file to start afresh; a different seed, model or prompt version never matches.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from embedtune import logger
 
 
 def default_cache_dir() -> Path:
@@ -52,3 +62,74 @@ def journal_line(row_id: str, raw: str, prompt_tokens: int, completion_tokens: i
     """One journal record, newline-terminated."""
     record = {"row_id": row_id, "raw": raw, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
     return json.dumps(record) + "\n"
+
+
+ANSWERS_FILE = "answers.jsonl"
+
+
+def answer_key(settings: str, row: dict[str, Any]) -> str:
+    """What an answer depends on: `settings` (generator, prompt version, call kwargs, seed, as one JSON
+    string), the row's query index (the part of its row id after `::`) and its messages."""
+    index = str(row["row_id"]).rsplit("::", 1)[-1]
+    payload = json.dumps([settings, index, row["messages"]], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def read_answers(cache_dir: Path) -> dict[str, tuple[Any, int, int]]:
+    """The answer store (`answers.jsonl` in `cache_dir`): key -> (raw answer, prompt tokens, completion
+    tokens); torn or foreign lines are skipped."""
+    answers: dict[str, tuple[Any, int, int]] = {}
+    path = cache_dir / ANSWERS_FILE
+    if not path.is_file():
+        return answers
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            item = json.loads(line)
+            answers[item["key"]] = (item["raw"], int(item["prompt_tokens"]), int(item["completion_tokens"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return answers
+
+
+def append_answers(cache_dir: Path, items: Iterable[tuple[str, Any, int, int]]) -> int:
+    """Append (key, raw, prompt tokens, completion tokens) items to the answer store; returns how many."""
+    lines = [json.dumps({"key": key, "raw": raw, "prompt_tokens": prompt, "completion_tokens": completion}) + "\n"
+             for key, raw, prompt, completion in items]
+    if lines:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with (cache_dir / ANSWERS_FILE).open("a", encoding="utf-8") as out:
+            out.write("".join(lines))
+    return len(lines)
+
+
+def reuse_answers(cache_dir: Path, settings: str, rows: list[dict[str, Any]],
+                  results: dict[str, tuple[Any, int, int]], journal: Path) -> tuple[int, set[str]]:
+    """Fill `results` (and the run's `journal`) with the stored answers of rows it lacks.
+
+    Returns:
+        (how many answers were reused, the answer keys of `rows` the store already holds).
+    """
+    known = read_answers(cache_dir)
+    keys = {row["row_id"]: answer_key(settings, row) for row in rows}
+    reused = [row for row in rows if row["row_id"] not in results and keys[row["row_id"]] in known]
+    if reused:
+        with journal.open("a", encoding="utf-8") as out:
+            for row in reused:
+                results[row["row_id"]] = known[keys[row["row_id"]]]
+                out.write(journal_line(row["row_id"], *results[row["row_id"]]))
+        logger.info("reusing %d of %d answers to unchanged prompts from %s", len(reused), len(rows),
+                    cache_dir / ANSWERS_FILE)
+    return len(reused), set(keys.values()) & set(known)
+
+
+def store_answers(cache_dir: Path, settings: str, rows: list[dict[str, Any]],
+                  results: dict[str, tuple[Any, int, int]], stored: set[str]) -> int:
+    """Append every answer in `results` whose key is not in `stored` (updated) to the store."""
+    items = []
+    for row in rows:
+        key = answer_key(settings, row)
+        raw, prompt_tokens, completion_tokens = results.get(row["row_id"], (None, 0, 0))
+        if raw is not None and key not in stored:
+            stored.add(key)
+            items.append((key, raw, prompt_tokens, completion_tokens))
+    return append_answers(cache_dir, items)

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 # distilabel's worker processes inherit it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import embedtune.generation.journal as answer_store
 from embedtune import EmbedtuneError, logger
 from embedtune.generation.base import GeneratedQuery, QueryGenerator, style_for
 from embedtune.generation.distilabel_pipeline import run_pipeline
@@ -126,7 +127,7 @@ class DistilabelQueryGenerator(QueryGenerator):
         self.key_env = key_env  # the *name* of the env var holding the key, for error messages
         self._usage: dict[str, Any] = {}
         self._errors: Counter = Counter()
-        self._resumed = 0
+        self._resumed = self._reused = 0
         self.per_chunk = config.prompt_mode == "per_chunk"
         self.examples = load_example_queries(config.example_queries)  # a bad file fails before any work
         self.prompt_version = prompt_version(config.prompt_mode, self.examples)
@@ -147,32 +148,20 @@ class DistilabelQueryGenerator(QueryGenerator):
             return rows
         for chunk in chunks:  # chunk-major: the queries of one chunk share the passage in the KV cache
             for index in range(queries_per_chunk):
-                rows.append(
-                    {
-                        "row_id": f"{chunk['chunk_id']}::{index}",
-                        "style": style_for(index, self.config.query_styles),
-                        "messages": build_messages(
-                            chunk,
-                            index,
-                            self.config.corpus_description,
-                            self.hard_negative,
-                            self.max_passage_chars,
-                            self.config.query_styles,
-                            self.examples,
-                        ),
-                    }
-                )
+                messages = build_messages(chunk, index, self.config.corpus_description, self.hard_negative,
+                                          self.max_passage_chars, self.config.query_styles, self.examples)
+                rows.append({"row_id": f"{chunk['chunk_id']}::{index}",
+                             "style": style_for(index, self.config.query_styles), "messages": messages})
         return rows
+
+    def _settings_key(self) -> str:
+        """What every answer of a run depends on besides its prompt (JSON)."""
+        return json.dumps([self.name, self.cache_salt, self.prompt_version, self._call_kwargs, self.config.seed],
+                          sort_keys=True, default=str)
 
     def _run_key(self, rows: list[dict[str, Any]]) -> str:
         digest = hashlib.sha256()
-        digest.update(
-            json.dumps(
-                [self.name, self.cache_salt, self.prompt_version, self._call_kwargs, self.config.seed],
-                sort_keys=True,
-                default=str,
-            ).encode()
-        )
+        digest.update(self._settings_key().encode())
         for row in rows:
             digest.update(json.dumps([row["row_id"], row["messages"]], sort_keys=True).encode())
         return digest.hexdigest()[:16]
@@ -204,6 +193,10 @@ class DistilabelQueryGenerator(QueryGenerator):
         self._resumed = len(rows) - len(todo)
         if self._resumed:
             logger.info("resuming: %d of %d answers already in %s", self._resumed, len(rows), journal)
+        if todo and self.config.reuse_answers:  # answers of earlier runs to the same prompts
+            self._reused, self._stored = answer_store.reuse_answers(self._cache_dir(), self._settings_key(), rows,
+                                                                    results, journal)
+            todo = [row for row in todo if row["row_id"] not in results]
         return journal, results, todo
 
     # -- pipeline mode ---------------------------------------------------------------------------
@@ -331,7 +324,8 @@ class DistilabelQueryGenerator(QueryGenerator):
         rows = self.build_rows(chunks, queries_per_chunk)
         self._usage = {}
         self._errors = Counter()
-        self._resumed = 0
+        self._resumed = self._reused = 0
+        self._stored: set[str] = set()
         if not rows:
             return []
         if self._check is not None:
@@ -342,6 +336,8 @@ class DistilabelQueryGenerator(QueryGenerator):
         logger.info("generating %d queries for %d chunks in %d prompts with %s (%s mode)",
                     len(chunks) * queries_per_chunk, len(chunks), len(rows), self.name, mode)
         results = self._run_direct(rows, run_key) if mode == "direct" else self._run_pipeline(rows, run_key, mode)
+        if self.config.reuse_answers:
+            answer_store.store_answers(self._cache_dir(), self._settings_key(), rows, results, self._stored)
 
         queries: list[GeneratedQuery] = []
         prompt_total = completion_total = parsed = answered = unparseable = 0
@@ -375,6 +371,7 @@ class DistilabelQueryGenerator(QueryGenerator):
             "unparseable": unparseable,  # an answer came back but held no usable query
             "call_errors": dict(self._errors),  # exception class -> rows, after the client's retries
             "resumed_answers": self._resumed,  # taken from the journal of an earlier, interrupted run
+            "reused_answers": self._reused,  # answers an earlier run gave to the same prompts (answer store)
             "prompt_tokens": prompt_total,
             "completion_tokens": completion_total,
             "cost_usd": round(prompt_total / 1000 * prompt_price + completion_total / 1000 * completion_price, 6),

@@ -183,3 +183,26 @@ def test_pipeline_mode_also_resumes_from_the_journal(tmp_path, monkeypatch):
     assert asked_first == 3 and len(asked_again) == 1 and "FAULT:500x1" in asked_again[0]
     assert all(row.query for row in rows)
     assert second.usage()["resumed_answers"] == 2 and second.usage()["mode"] == "pipeline"
+
+
+def test_a_later_run_asks_only_for_the_prompts_that_changed(tmp_path):
+    edited = {**chunk(1), "text": chunk(1)["text"] + " Edited since."}
+    renamed = {**chunk(0), "chunk_id": "moved-0#0", "doc_id": "moved-0"}  # same text under another file name
+    with fault_server() as (server, state):
+        config = openai_config(tmp_path, server.base_url, max_concurrency=1)
+        first = make_generator(config).generate([chunk(0), chunk(1), chunk(2)], 1)
+        assert state.count() == 3
+        # 1. Another corpus (so another run and journal): chunk 0 renamed, chunk 1 edited, chunk 3 new.
+        second = make_generator(config)
+        rows = second.generate([renamed, edited, chunk(2), chunk(3)], 1)
+        asked = state.prompts()[3:]
+        assert len(asked) == 2 and any("Edited since" in prompt for prompt in asked)
+        assert second.usage()["reused_answers"] == 2 and second.usage()["resumed_answers"] == 0
+        assert rows[0].query == first[0].query and rows[2].query == first[2].query
+        # 2. Switched off, every prompt is asked again.
+        third = make_generator(config.model_copy(update={"reuse_answers": False}))
+        third.generate([chunk(0), chunk(4)], 1)
+        assert state.count() == 7 and third.usage()["reused_answers"] == 0
+        # 3. Another seed never matches.
+        make_generator(config.model_copy(update={"seed": 7})).generate([chunk(0)], 1)
+        assert state.count() == 8
