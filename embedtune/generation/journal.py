@@ -46,16 +46,22 @@ def read_journal(journal: Path) -> dict[str, tuple[Any, int, int]]:
     Returns:
         row_id -> (raw answer, prompt tokens, completion tokens); empty when there is no journal.
     """
-    results: dict[str, tuple[Any, int, int]] = {}
-    if not journal.is_file():
-        return results
-    for line in journal.read_text(encoding="utf-8").splitlines():
+    return _read_records(journal, "row_id")
+
+
+def _read_records(path: Path, key: str) -> dict[str, tuple[Any, int, int]]:
+    """record[key] -> (raw, prompt tokens, completion tokens) of every JSON line of `path` (none when it is
+    missing); a torn or foreign line is skipped."""
+    records: dict[str, tuple[Any, int, int]] = {}
+    if not path.is_file():
+        return records
+    for line in path.read_text(encoding="utf-8").splitlines():
         try:
             item = json.loads(line)
-            results[item["row_id"]] = (item["raw"], int(item["prompt_tokens"]), int(item["completion_tokens"]))
+            records[item[key]] = (item["raw"], int(item["prompt_tokens"]), int(item["completion_tokens"]))
         except (ValueError, KeyError, TypeError):
             continue
-    return results
+    return records
 
 
 def journal_line(row_id: str, raw: str, prompt_tokens: int, completion_tokens: int) -> str:
@@ -78,17 +84,7 @@ def answer_key(settings: str, row: dict[str, Any]) -> str:
 def read_answers(cache_dir: Path) -> dict[str, tuple[Any, int, int]]:
     """The answer store (`answers.jsonl` in `cache_dir`): key -> (raw answer, prompt tokens, completion
     tokens); torn or foreign lines are skipped."""
-    answers: dict[str, tuple[Any, int, int]] = {}
-    path = cache_dir / ANSWERS_FILE
-    if not path.is_file():
-        return answers
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            item = json.loads(line)
-            answers[item["key"]] = (item["raw"], int(item["prompt_tokens"]), int(item["completion_tokens"]))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return answers
+    return _read_records(cache_dir / ANSWERS_FILE, "key")
 
 
 def append_answers(cache_dir: Path, items: Iterable[tuple[str, Any, int, int]]) -> int:
