@@ -90,6 +90,20 @@ def read_pair_set(path: Path, corpus: dict[str, str],
     return [clean_pair(json.loads(line)) for line in path.read_text().splitlines() if line.strip()], []
 
 
+def parse_pair_spec(spec: str) -> tuple[str, str, frozenset[str], int | None, float | None]:
+    """`NAME=path[#style+style][@N][~X]` -> (name, path, styles, first N pairs, max word overlap X).
+
+        >>> parse_pair_spec("v2=set.jsonl.gz#claim@300~0.8")
+        ('v2', 'set.jsonl.gz', frozenset({'claim'}), 300, 0.8)
+    """
+    name, path = spec.split("=", 1)
+    path, _, overlap = path.partition("~")  # of those pairs, the queries with at most X of their words in the abstract
+    path, _, size = path.partition("@")  # its first N pairs (a scaling point)
+    path, _, styles = path.partition("#")  # only queries of those styles
+    return (name, path, frozenset(filter(None, styles.split("+"))), int(size) if size else None,
+            float(overlap) if overlap else None)
+
+
 def abstract_chunks(corpus: dict[str, str]) -> list[dict[str, Any]]:
     """Whole abstracts as the passages (what generate_pairs.py sets point at, and what is scored)."""
     return [{"chunk_id": doc_id, "doc_id": doc_id, "text": text} for doc_id, text in corpus.items()]
@@ -298,12 +312,8 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     few_shot: set[str] = set()
     passages: dict[str, list[dict[str, Any]]] = {}
     for spec in args.pairs:
-        name, path = spec.split("=", 1)
-        path, _, overlap = path.partition("~")  # NAME=set.jsonl.gz@1152~0.8: of those, the queries whose
-        # content words are at most 80% in their abstract (filtering.max_word_overlap)
-        path, _, size = path.partition("@")  # NAME=set.jsonl.gz@300: its first 300 pairs (a scaling point)
-        path, _, styles = path.partition("#")  # NAME=set.jsonl.gz#claim@300: its first 300 claims
-        pair_sets[name], examples = read_pair_set(Path(path), corpus, frozenset(filter(None, styles.split("+"))))
+        name, path, styles, size, overlap = parse_pair_spec(spec)
+        pair_sets[name], examples = read_pair_set(Path(path), corpus, styles)
         few_shot |= set(examples)
         if path.endswith(".jsonl.gz"):  # document-level pairs: abstracts are the passages; negatives mined here
             from embedtune.config import NegativesConfig
@@ -312,14 +322,14 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
             passages[name] = abstract_chunks(corpus)
             pair_sets[name], _ = mine_negatives(pair_sets[name], passages[name], base, NegativesConfig())
             if args.max_pairs or size:
-                pair_sets[name] = pair_sets[name][: int(size or args.max_pairs)]
+                pair_sets[name] = pair_sets[name][: size or args.max_pairs]
             if overlap:
                 from embedtune.config import FilterConfig
                 from embedtune.generation.filters import filter_pairs
 
                 cut = len(pair_sets[name])
-                pair_sets[name], _ = filter_pairs(pair_sets[name], FilterConfig(max_word_overlap=float(overlap)))
-                print(json.dumps({"pairs": name, "max_word_overlap": float(overlap), "kept": len(pair_sets[name]),
+                pair_sets[name], _ = filter_pairs(pair_sets[name], FilterConfig(max_word_overlap=overlap))
+                print(json.dumps({"pairs": name, "max_word_overlap": overlap, "kept": len(pair_sets[name]),
                                   "of": cut}), flush=True)
     for spec in args.extractive:
         pair_sets[f"extractive {spec}"] = extractive_pairs(spec, chunks, base, args.seed)

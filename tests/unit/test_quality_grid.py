@@ -76,6 +76,12 @@ def test_a_generate_pairs_set_is_joined_with_the_corpus_and_names_its_few_shot_c
     assert [p["query"] for p in questions] == ["a question?"]
 
 
+def test_pair_specs_parse_styles_size_and_word_overlap():
+    assert grid.parse_pair_spec("v2=set.jsonl.gz#claim+question@300~0.8") == \
+        ("v2", "set.jsonl.gz", frozenset({"claim", "question"}), 300, 0.8)
+    assert grid.parse_pair_spec("x=a=b.jsonl") == ("x", "a=b.jsonl", frozenset(), None, None)
+
+
 def test_teacher_keys_and_the_loss_parse_and_model_folders_are_safe_names():
     overrides, validation = grid.parse_variant("teacher=hybrid,negs=2,fnm=0.5,loss=mnrl+margin_mse,validation=0.2")
     assert overrides == {"teacher.kind": "hybrid", "teacher.negatives_per_query": 2,
