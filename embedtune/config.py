@@ -275,7 +275,7 @@ class TrainingConfig(_Section):
     evals_per_epoch: int = Field(2, ge=1, description="Validation evaluations per epoch (model selection).")
     validation_corpus_size: int = Field(1000, gt=0, description="Candidate chunks for validation retrieval.")
     seed: int = 42
-    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: bf16 on Ampere+ and bf16 CPUs, fp16 older GPUs, else fp32
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: bf16 on Ampere+, fp16 older GPUs, fp32 CPU
     tf32: bool = Field(True, description="TF32 matmuls on Ampere+ GPUs (faster fp32 parts).")
     gpus: int = Field(1, ge=1, description=">1: the training step runs under accelerate on all GPUs of its machine.")
     checkpoint_dir: str | None = Field(None, description="Keep checkpoints here to resume after a crash.")

@@ -70,10 +70,8 @@ def is_ampere_or_newer(device: str) -> bool:
 
 def precision_flags(precision: str, device: str, tf32: bool = True) -> dict[str, bool]:
     """Trainer flags for `training.precision` on `device`: fp16/bf16 autocast on CUDA; on a CPU, bf16 autocast
-    when the CPU has native bf16 (AVX512-BF16 or AMX: 1.65x the fp32 step speed of MiniLM on 2 EPYC cores,
-    and the same NDCG@10 on SciFact, benchmarks/README.md), for `bf16` and `auto`; otherwise fp32."""
-    if device == "cpu" and precision == "auto":
-        return {"fp16": False, "bf16": cpu_supports_bf16(), "tf32": False}
+    when asked for explicitly and the CPU has native bf16 (AVX512-BF16 or AMX: 1.65x the fp32 step speed of
+    MiniLM on 2 EPYC cores, benchmarks/README.md); `auto` stays fp32 on a CPU."""
     if device == "cpu" and precision == "bf16":
         if cpu_supports_bf16():
             return {"fp16": False, "bf16": True, "tf32": False}

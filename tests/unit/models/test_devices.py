@@ -43,21 +43,20 @@ def test_asking_for_a_missing_gpu_is_an_error_not_a_silent_fallback(monkeypatch)
 
 
 def test_cpu_trains_in_fp32_and_says_so_when_mixed_precision_was_asked(caplog, monkeypatch):
-    monkeypatch.setattr(devices, "cpu_supports_bf16", lambda: False)
     assert devices.precision_flags("auto", "cpu") == {"fp16": False, "bf16": False, "tf32": False}
     with caplog.at_level("WARNING", logger="embedtune"):
         assert devices.precision_flags("fp16", "cpu")["fp16"] is False
     assert "needs a CUDA GPU" in caplog.text
+    monkeypatch.setattr(devices, "cpu_supports_bf16", lambda: False)
     with caplog.at_level("WARNING", logger="embedtune"):
         assert devices.precision_flags("bf16", "cpu")["bf16"] is False
     assert "no native bf16" in caplog.text
 
 
-def test_cpu_with_native_bf16_autocasts_when_asked_or_auto(monkeypatch):
+def test_cpu_with_native_bf16_autocasts_when_asked(monkeypatch):
     monkeypatch.setattr(devices, "cpu_supports_bf16", lambda: True)
     assert devices.precision_flags("bf16", "cpu") == {"fp16": False, "bf16": True, "tf32": False}
-    assert devices.precision_flags("auto", "cpu")["bf16"] is True  # 1.65x faster, same NDCG@10 (SciFact)
-    assert devices.precision_flags("fp32", "cpu")["bf16"] is False
+    assert devices.precision_flags("auto", "cpu")["bf16"] is False  # measured faster, quality not yet: opt in
 
 
 def test_ampere_gets_bf16_and_tf32(fake_gpu):
