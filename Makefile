@@ -12,9 +12,10 @@ export OMP_WAIT_POLICY := PASSIVE
 # torch first, pinned: the CPU wheel. GPU users: TORCH_SPEC="torch==2.13.0 --index-url <your CUDA index>".
 TORCH_SPEC ?= torch==2.13.0
 # llama-cpp-python builds from source for this machine's CPU (AVX-512/VNNI where it has them: 1.8x the
-# prompt-reading speed of a portable AVX2 build on these machines; benchmarks/README.md), 5-10 min per new
-# venv. --no-cache-dir: pip's wheel cache ignores CMAKE_ARGS and would hand back a wheel built with other
-# flags. For an image that runs on other CPUs: LLAMA_CMAKE_ARGS=-DGGML_NATIVE=OFF; CUDA: -DGGML_CUDA=on.
+# prompt-reading speed of a portable AVX2 build on these machines; benchmarks/README.md), 5-10 min the first
+# time; scripts/install_llama.py keeps the wheel in ~/.cache/embedtune/wheels, keyed by version, flags, Python
+# and CPU (pip's own wheel cache ignores CMAKE_ARGS), so later venvs on this machine install it in seconds.
+# For an image that runs on other CPUs: LLAMA_CMAKE_ARGS=-DGGML_NATIVE=OFF; CUDA: -DGGML_CUDA=on.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=ON
 LLAMA_SPEC := llama-cpp-python==0.3.36
 EXTRAS ?= dev,local-llm,openai,mlflow
@@ -55,7 +56,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -U pip
 	$(PIP) install -q $(TORCH_SPEC)
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -q --no-cache-dir $(LLAMA_SPEC)
+	$(PY) scripts/install_llama.py "$(LLAMA_SPEC)" "$(LLAMA_CMAKE_ARGS)"
 	$(PIP) install -q -e ".[$(EXTRAS)]"
 	@test -d .zen || $(VENV)/bin/zenml init >/dev/null
 	touch $@

@@ -258,6 +258,11 @@ class TrainingConfig(_Section):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     use_negatives: bool = True
+    mnrl_negatives: int = Field(
+        1, ge=1, le=16, description="Hard negatives per query in MNRL's rows (besides the in-batch ones): above 1, "
+        "up to this many of the teacher's checked negatives (teacher.negatives_per_query), topped up with other "
+        "pairs' passages.",
+    )
     loss: Literal["mnrl", "margin_mse", "mnrl+margin_mse", "distill_kl", "mnrl+distill_kl"] = Field(
         "mnrl", description="mnrl: in-batch negatives; margin_mse: the teacher's margins (needs teacher.kind); "
         "distill_kl: listwise, the teacher's distribution over the positive and its negatives (needs teacher.kind); "

@@ -1,3 +1,4 @@
+from materializers.dataframe import HashedPandasMaterializer
 from materializers.sentence_transformer import SentenceTransformerMaterializer
 
-__all__ = ["SentenceTransformerMaterializer"]
+__all__ = ["HashedPandasMaterializer", "SentenceTransformerMaterializer"]

@@ -1,3 +1,4 @@
+import materializers  # noqa: F401  (registers the DataFrame materializer with a content hash: cache keys)
 from steps.curation import pull_from_argilla, push_to_argilla
 from steps.data import chunk_documents, load_documents
 from steps.evaluation import evaluate, evaluate_benchmark, load_gold, promote

@@ -1,7 +1,7 @@
 """Training datasets and their losses for `training.loss`, each wrapped in MatryoshkaLoss.
 
 - `mnrl`: CachedMultipleNegativesRankingLoss on one row per query (`training_columns`: anchor, positive and
-  the mined negative).
+  the mined negative, or `training.mnrl_negatives` of the teacher's checked negatives).
 - `margin_mse`: MarginMSELoss on the teacher's margins (`distillation_columns`: one row per query with its
   k teacher-checked negatives; rows from `embedtune.teacher.labels`).
 - `distill_kl`: DistillKLDivLoss on the same rows (`listwise_labels`: the teacher's logits over the
@@ -23,20 +23,35 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 
-def training_columns(pairs: Sequence[dict[str, Any]], use_negatives: bool, seed: int = 42) -> dict[str, list[str]]:
-    """anchor/positive[/negative] columns. A pair whose mining found no safe negative gets another
-    pair's positive instead (an easy negative), so the hard negatives of the others are not lost."""
-    columns = {"anchor": [p["query"] for p in pairs], "positive": [p["positive"] for p in pairs]}
+def training_columns(pairs: Sequence[dict[str, Any]], use_negatives: bool, seed: int = 42,
+                     negatives_per_query: int = 1) -> dict[str, list[str]]:
+    """anchor/positive[/negative] columns, one row per query (pair id). A pair whose mining found no safe
+    negative gets another pair's positive instead (an easy negative), so the hard negatives of the others
+    are not lost.
+
+    With `negatives_per_query` k > 1 (`training.mnrl_negatives`), the columns are negative_1..negative_k:
+    a query's distinct negatives from its rows (the teacher gives a pair one row per checked negative),
+    topped up with other pairs' positives. With k = 1, each query's first row gives its one `negative`.
+    """
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for pair in pairs:
+        groups.setdefault(pair.get("id", id(pair)), []).append(pair)
+    firsts = [group[0] for group in groups.values()]
+    columns = {"anchor": [p["query"] for p in firsts], "positive": [p["positive"] for p in firsts]}
     if not use_negatives or not any(p.get("negative") for p in pairs) or len(set(columns["positive"])) < 2:
         return columns
     rng = random.Random(seed)
-    negatives = []
-    for pair in pairs:
-        negative = pair.get("negative")
-        while not negative or negative == pair["positive"]:
-            negative = rng.choice(pairs)["positive"]
-        negatives.append(negative)
-    columns["negative"] = negatives
+    names = ["negative"] if negatives_per_query == 1 else [f"negative_{i + 1}" for i in range(negatives_per_query)]
+    for name in names:
+        columns[name] = []
+    for group in groups.values():
+        positive = group[0]["positive"]
+        found = list(dict.fromkeys(row["negative"] for row in group if row.get("negative") and row["negative"] != positive))
+        for i, name in enumerate(names):
+            negative = found[i] if i < len(found) else None
+            while not negative or negative == positive:
+                negative = rng.choice(firsts)["positive"]
+            columns[name].append(negative)
     return columns
 
 
@@ -106,7 +121,8 @@ def build_datasets_and_losses(model: SentenceTransformer, train: Sequence[dict[s
     datasets: dict[str, Any] = {}
     losses: dict[str, Any] = {}
     if "mnrl" in config.loss:
-        datasets["mnrl"] = Dataset.from_dict(training_columns(one_row_per_query(train), config.use_negatives, config.seed))
+        datasets["mnrl"] = Dataset.from_dict(
+            training_columns(train, config.use_negatives, config.seed, config.mnrl_negatives))
         inner = CachedMultipleNegativesRankingLoss(model, mini_batch_size=min(config.mini_batch_size, batch_size))
         losses["mnrl"] = MatryoshkaLoss(model, inner, matryoshka_dims=model_config.matryoshka_dims)
     if "margin_mse" in config.loss:

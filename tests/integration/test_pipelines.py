@@ -127,6 +127,37 @@ def test_generate_then_finetune_pipelines(zenml_repository, tmp_path, tiny_model
     assert tuned.steps["split_by_document"].inputs["training_triplets"][0].id == triplets.id
 
 
+def test_the_same_documents_in_a_fresh_clone_reuse_everything_after_reading_them(
+    zenml_repository, tmp_path, tiny_model_dir
+):
+    """A clone (or a `touch`) changes the files' modification times, so the corpus is read again; the
+    documents' content hash is unchanged, so chunking, generation and the rest come from the cache."""
+    import shutil
+
+    from pipelines import generate_data
+
+    topics = {"clone": "Cloned repositories keep their documents; only the modification times are new."}
+    first_corpus = write_corpus(tmp_path / "first" / "corpus", topics=topics, repeats=4)
+    pipeline = generate_data.with_options(model={"name": "embedtune-test-clone"})
+
+    def run(corpus):
+        config = tiny_config(corpus, tiny_model_dir)
+        return Client().get_pipeline_run(pipeline(config=config, corpus_fingerprint=corpus_fingerprint(config.ingest)).id)
+
+    first = run(first_corpus)
+    clone = tmp_path / "clone" / "corpus"
+    shutil.copytree(first_corpus, clone)  # new paths and modification times, same bytes
+    second = run(clone)
+    assert second.steps["load_documents"].status == ExecutionStatus.COMPLETED  # read again: its fingerprint changed
+    assert {name: second.steps[name].status for name in DATA_STEPS[1:]} == dict.fromkeys(DATA_STEPS[1:], ExecutionStatus.CACHED)
+    assert output(second, "mine_negatives", "training_triplets").id == output(first, "mine_negatives", "training_triplets").id
+
+    edited = clone / "clone.md"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n\nOne new paragraph about forks.\n", encoding="utf-8")
+    third = run(clone)
+    assert third.steps["chunk_documents"].status == ExecutionStatus.COMPLETED  # different content: no cache
+
+
 def _beir_folder(tmp_path):
     folder = tmp_path / "beir"
     (folder / "qrels").mkdir(parents=True)

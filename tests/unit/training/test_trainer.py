@@ -141,6 +141,32 @@ def test_distillation_columns_and_one_row_per_query():
     assert [row["id"] for row in firsts] == ["d0", "d1", "d2", "d3"]
 
 
+def test_mnrl_rows_carry_the_teachers_negatives_one_column_each():
+    rows = teacher_rows(make_pairs(4))  # pair 0 without a negative, the others with two checked ones
+    one = training_columns(rows, use_negatives=True)
+    assert list(one) == ["anchor", "positive", "negative"] and len(one["anchor"]) == 4  # one row per query
+    assert one["negative"][1:] == [f"{p['negative']} (0)" for p in make_pairs(4)[1:]]
+    three = training_columns(rows, use_negatives=True, negatives_per_query=3)
+    assert list(three) == ["anchor", "positive", "negative_1", "negative_2", "negative_3"]
+    assert [three["negative_1"][1], three["negative_2"][1]] == [f"{make_pairs(4)[1]['negative']} ({k})" for k in range(2)]
+    positives = set(three["positive"])
+    assert three["negative_3"][1] in positives and three["negative_3"][1] != three["positive"][1]  # topped up
+    assert all(three[name][0] in positives - {three["positive"][0]} for name in ("negative_1", "negative_2"))
+
+
+def test_the_tiny_model_trains_with_several_teacher_negatives_in_mnrl(tiny_model_dir):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(tiny_model_dir)
+    result = train_embedder(
+        model, teacher_rows(make_pairs(16)), make_pairs(8, doc_prefix="v"),
+        chunks_for(make_pairs(16) + make_pairs(8, doc_prefix="v")),
+        ModelConfig(base_model=tiny_model_dir, matryoshka_dims=[64, 32]),
+        TrainingConfig(epochs=1, batch_size=8, mini_batch_size=4, learning_rate=1e-3, mnrl_negatives=2),
+    )
+    assert result.metrics["train_rows"] == {"mnrl": 16} and np.isfinite(result.metrics["train_loss"])
+
+
 @pytest.mark.parametrize("loss", ["margin_mse", "mnrl+margin_mse", "mnrl+distill_kl"])
 def test_the_tiny_model_trains_on_teacher_margins(tiny_model_dir, loss):
     from sentence_transformers import SentenceTransformer
