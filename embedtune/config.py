@@ -137,6 +137,9 @@ class GenerationConfig(_Section):
         True, description="Take the answers an earlier run gave to the same prompts (same model, prompt version, "
         "settings and seed) from <cache_dir>/answers.jsonl: an edited corpus asks only for its changed chunks.",
     )
+    answer_store_mb: float = Field(
+        256.0, gt=0, description="Bound of <cache_dir>/answers.jsonl (~1 million answers): past it, the oldest go.",
+    )
     engine: Literal["local", "ray"] = Field(
         "local", description="local: this process; ray: distilabel's Ray pipeline over `ray` below (big corpora)."
     )

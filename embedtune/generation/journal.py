@@ -16,13 +16,15 @@ The answer store, `<cache_dir>/answers.jsonl`, outlives runs: every answer of a 
 under its `answer_key` (the same settings as the run key, the row's query index and its messages, never
 the chunk id). A later run whose corpus changed in places (an edited page, a new document, a fresh clone)
 takes the answers of unchanged prompts from it (`generation.reuse_answers`) and asks only for the rest.
-Delete the file to start afresh; a different seed, model or prompt version never matches.
+Delete the file to start afresh; a different seed, model or prompt version never matches. It is bounded
+(`generation.answer_store_mb`): past the bound, the oldest answers go.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -119,8 +121,9 @@ def reuse_answers(cache_dir: Path, settings: str, rows: list[dict[str, Any]],
 
 
 def store_answers(cache_dir: Path, settings: str, rows: list[dict[str, Any]],
-                  results: dict[str, tuple[Any, int, int]], stored: set[str]) -> int:
-    """Append every answer in `results` whose key is not in `stored` (updated) to the store."""
+                  results: dict[str, tuple[Any, int, int]], stored: set[str], max_mb: float | None = None) -> int:
+    """Append every answer in `results` whose key is not in `stored` (updated) to the store, then keep it
+    within `max_mb` megabytes (`bound_answers`)."""
     items = []
     for row in rows:
         key = answer_key(settings, row)
@@ -128,4 +131,32 @@ def store_answers(cache_dir: Path, settings: str, rows: list[dict[str, Any]],
         if raw is not None and key not in stored:
             stored.add(key)
             items.append((key, raw, prompt_tokens, completion_tokens))
-    return append_answers(cache_dir, items)
+    added = append_answers(cache_dir, items)
+    if max_mb is not None:
+        bound_answers(cache_dir / ANSWERS_FILE, int(max_mb * 2**20))
+    return added
+
+
+def bound_answers(path: Path, max_bytes: int) -> int:
+    """When the store is over `max_bytes`, keep its newest answers (the last lines) within 80% of it: older
+    answers are the likeliest to belong to prompts nobody asks any more. The file is replaced whole.
+
+    Returns:
+        How many answers were dropped.
+    """
+    if not path.is_file() or path.stat().st_size <= max_bytes:
+        return 0
+    lines = path.read_bytes().splitlines(keepends=True)
+    kept: list[bytes] = []
+    size = 0
+    for line in reversed(lines):
+        if size + len(line) > 0.8 * max_bytes:
+            break
+        kept.append(line)
+        size += len(line)
+    scratch = path.with_name(path.name + ".tmp")
+    scratch.write_bytes(b"".join(reversed(kept)))
+    os.replace(scratch, path)
+    dropped = len(lines) - len(kept)
+    logger.info("answer store over %.0f MB: dropped its %d oldest answers", max_bytes / 2**20, dropped)
+    return dropped

@@ -337,7 +337,8 @@ class DistilabelQueryGenerator(QueryGenerator):
                     len(chunks) * queries_per_chunk, len(chunks), len(rows), self.name, mode)
         results = self._run_direct(rows, run_key) if mode == "direct" else self._run_pipeline(rows, run_key, mode)
         if self.config.reuse_answers:
-            answer_store.store_answers(self._cache_dir(), self._settings_key(), rows, results, self._stored)
+            answer_store.store_answers(self._cache_dir(), self._settings_key(), rows, results, self._stored,
+                                       self.config.answer_store_mb)
 
         queries: list[GeneratedQuery] = []
         prompt_total = completion_total = parsed = answered = unparseable = 0
