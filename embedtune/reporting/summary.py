@@ -77,7 +77,7 @@ def measured_speed(records: Iterable[Mapping[str, Any]], generation: GenerationC
     """Pairs/min of the newest earlier generation on this machine with the same generator, from the metadata
     the `generate_queries` step logs (newest first in `records`); None when there is none worth trusting
     (other backend, model, prompt mode or llama.cpp `parallel`, fewer than 5 chunks, or answers resumed from a
-    journal, which inflate the rate)."""
+    journal or reused from the answer store, which inflate the rate)."""
     key = generator_key(generation)
     model = key.split(":", 1)[1] if ":" in key else ""
     for record in records:
@@ -90,7 +90,8 @@ def measured_speed(records: Iterable[Mapping[str, Any]], generation: GenerationC
             continue
         if generation.backend == "llamacpp" and int(record.get("parallel") or 1) != generation.llamacpp.parallel:
             continue
-        if int(record.get("chunks") or 0) < 5 or int(record.get("resumed_answers") or 0) > 0:
+        if int(record.get("chunks") or 0) < 5 or int(record.get("resumed_answers") or 0) > 0 \
+                or int(record.get("reused_answers") or 0) > 0:
             continue
         return float(rate)
     return None

@@ -127,12 +127,14 @@ def test_this_machines_measured_speed_wins_when_the_generator_matches():
          "chunks": 50},
         {"backend": "llamacpp", "generator": "llamacpp:qwen2.5-coder-1.5b-instruct-q4_k_m", "pairs_per_minute": 99.0,
          "chunks": 50, "resumed_answers": 30},
+        {"backend": "llamacpp", "generator": "llamacpp:qwen2.5-coder-1.5b-instruct-q4_k_m", "pairs_per_minute": 1498.4,
+         "chunks": 377, "reused_answers": 742},
         {"backend": "llamacpp", "generator": "llamacpp:qwen2.5-coder-1.5b-instruct-q4_k_m", "pairs_per_minute": 3.0,
          "chunks": 2},
         {"backend": "llamacpp", "generator": "llamacpp:qwen2.5-coder-1.5b-instruct-q4_k_m", "pairs_per_minute": 17.5,
          "chunks": 100, "prompt_mode": "per_query"},
     ]
-    assert summary.measured_speed(records, generation) == 17.5  # other model, resumed, too few chunks skipped
+    assert summary.measured_speed(records, generation) == 17.5  # other model, resumed, reused, too few chunks skipped
     assert summary.measured_speed(records[:2], generation) is None
     estimate = summary.estimate_run(100, parse_parameters({"generation": {"backend": "llamacpp"}}), 17.5)
     assert "17.5 pairs/min, this machine's speed in an earlier run" in estimate.describe()
