@@ -1,8 +1,8 @@
 from zenml import pipeline
-from zenml.client import Client
 from zenml.enums import ExecutionMode
 
 from embedtune.config import EmbedtuneConfig
+from pipelines.latest import latest_run_outputs
 from steps.compare import compare_candidates, held_out_benchmark, load_beir_benchmark
 
 
@@ -13,8 +13,5 @@ def compare_models(config: EmbedtuneConfig, models: list[str], benchmark_dir: st
     if benchmark_dir:
         benchmark = load_beir_benchmark(benchmark_dir, split, config.compare)
     else:
-        client = Client()
-        benchmark = held_out_benchmark(
-            client.get_artifact_version("test"), client.get_artifact_version("chunks"), config.compare
-        )
+        benchmark = held_out_benchmark(*latest_run_outputs("test", "chunks"), config.compare)
     compare_candidates(benchmark, models, config.compare, config.evaluation, config.model)

@@ -1,13 +1,12 @@
 """The three training pipelines: generate_data, finetune, and end_to_end (both, no human review).
 
-They share the same steps; `finetune` alone reads the latest `training_triplets` and `chunks`
-artifacts, so data can be generated (and reviewed) once and trained on many times.
+They share the same steps; `finetune` alone reads the `training_triplets` and `chunks` of the latest run
+that made them (pipelines.latest), so data can be generated (and reviewed) once and trained on many times.
 """
 
 from typing import Any
 
 from zenml import pipeline
-from zenml.client import Client
 from zenml.config import ResourceSettings
 from zenml.enums import ExecutionMode
 
@@ -16,6 +15,7 @@ from embedtune.config import EmbedtuneConfig, gold_leak
 from embedtune.evaluation.gold import other_corpus, read_gold
 from embedtune.tracking import mlflow as tracking
 from embedtune.util.fingerprint import paths_fingerprint
+from pipelines.latest import latest_run_outputs
 from steps import (
     chunk_documents,
     evaluate,
@@ -103,26 +103,21 @@ def generate_data(config: EmbedtuneConfig, corpus_fingerprint: str = "") -> None
 @pipeline(name="embedtune_finetune", execution_mode=ExecutionMode.FAIL_FAST)
 def finetune(config: EmbedtuneConfig) -> None:
     """Latest triplets -> document split -> fine-tune -> evaluate base vs tuned -> promote."""
-    client = Client()
-    _finetune_steps(config, client.get_artifact_version("training_triplets"), client.get_artifact_version("chunks"))
+    _finetune_steps(config, *latest_run_outputs("training_triplets", "chunks"))
 
 
 @pipeline(name="embedtune_finetune_curated", execution_mode=ExecutionMode.FAIL_FAST)
 def finetune_curated(config: EmbedtuneConfig) -> None:
     """Latest triplets -> reviews pulled from Argilla ("curated_pairs") -> the same training as `finetune`."""
-    client = Client()
-    curated = pull_from_argilla(client.get_artifact_version("training_triplets"), config.curation)
-    _finetune_steps(config, curated, client.get_artifact_version("chunks"))
+    triplets, chunks = latest_run_outputs("training_triplets", "chunks")
+    curated = pull_from_argilla(triplets, config.curation)
+    _finetune_steps(config, curated, chunks)
 
 
 @pipeline(name="embedtune_push_to_argilla", execution_mode=ExecutionMode.FAIL_FAST)
 def push_latest(config: EmbedtuneConfig) -> None:
     """The latest `training_triplets` artifact -> Argilla, without generating again."""
-    client = Client()
-    push_to_argilla(
-        client.get_artifact_version("training_triplets"), client.get_artifact_version("chunks"), config.curation,
-        config.model,
-    )
+    push_to_argilla(*latest_run_outputs("training_triplets", "chunks"), config.curation, config.model)
 
 
 @pipeline(name="embedtune_end_to_end", execution_mode=ExecutionMode.FAIL_FAST)

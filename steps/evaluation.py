@@ -153,7 +153,11 @@ def promote(
     promoted, reason = promotion.decide(evaluation_report, config, incumbent)
     if promoted and model is not None:
         model.set_stage(config.stage, force=True)
-    log_metadata(metadata={"promoted": promoted, "promotion_reason": reason, "decided_on": basis}, infer_model=True)
+    # The evaluation's and training's figures again: when those steps came from the cache (the same data
+    # under another model name, or a second run), they logged nothing on this model version.
+    carried = {**model_version_metadata(evaluation_report), "training": evaluation_report.get("training") or {}}
+    log_metadata(metadata={**carried, "promoted": promoted, "promotion_reason": reason, "decided_on": basis},
+                 infer_model=True)
     decision = {
         "promoted": promoted,
         "reason": reason,

@@ -10,7 +10,7 @@ from zenml.enums import ExecutionStatus
 
 from embedtune.config import parse_parameters
 from embedtune.data.ingest import corpus_fingerprint
-from tests.conftest import write_corpus
+from tests.conftest import TOPICS, write_corpus
 
 pytestmark = pytest.mark.integration
 
@@ -112,6 +112,8 @@ def test_second_identical_run_reuses_every_step_but_the_promotion_decision(end_t
     assert {name: step.status for name, step in second.steps.items()} == {
         name: ExecutionStatus.COMPLETED if name == "promote" else ExecutionStatus.CACHED for name in second.steps
     }
+    # Its steps logged nothing, yet its model version carries the figures it was promoted (or not) on.
+    assert {"tuned_ndcg@10", "ndcg@10_gain", "training", "promoted"} <= set(second.model_version.run_metadata)
 
 
 def test_generate_then_finetune_pipelines(zenml_repository, tmp_path, tiny_model_dir):
@@ -125,6 +127,29 @@ def test_generate_then_finetune_pipelines(zenml_repository, tmp_path, tiny_model
     tuned = Client().get_pipeline_run(finetune.with_options(model={"name": "embedtune-test-split"})(config=config).id)
     assert set(TRAIN_STEPS) <= set(tuned.steps) and not set(DATA_STEPS) & set(tuned.steps)
     assert tuned.steps["split_by_document"].inputs["training_triplets"][0].id == triplets.id
+
+
+def test_finetune_and_push_start_from_the_latest_run_even_when_its_pairs_came_from_the_cache(
+    zenml_repository, tmp_path, tiny_model_dir
+):
+    from pipelines import generate_data
+    from pipelines.latest import latest_run_outputs
+
+    configs = [
+        tiny_config(write_corpus(tmp_path / name, {k: TOPICS[k] for k in topics}, repeats=2), tiny_model_dir)
+        for name, topics in (("a", ("baking", "chess", "finance")), ("b", ("kubernetes", "astronomy", "gardening")))
+    ]
+    pipeline = generate_data.with_options(model={"name": "embedtune-test-latest"})
+    runs = [
+        Client().get_pipeline_run(pipeline(config=config, corpus_fingerprint=corpus_fingerprint(config.ingest)).id)
+        for config in (configs[0], configs[1], configs[0])  # a, b, then a again: served from the cache
+    ]
+    assert runs[2].steps["mine_negatives"].status == ExecutionStatus.CACHED
+    newest_by_name = Client().get_artifact_version("training_triplets")
+    assert newest_by_name.id == output(runs[1], "mine_negatives", "training_triplets").id  # b's pairs
+    triplets, chunks = latest_run_outputs("training_triplets", "chunks")
+    assert triplets.id == output(runs[0], "mine_negatives", "training_triplets").id  # a's, as just asked for
+    assert chunks.id == output(runs[0], "chunk_documents", "chunks").id
 
 
 def test_the_same_documents_in_a_fresh_clone_reuse_everything_after_reading_them(

@@ -17,6 +17,7 @@ from zenml.enums import ExecutionStatus
 
 from embedtune.curation.records import GUIDELINES
 from embedtune.util.frames import to_records
+from pipelines.latest import latest_run_outputs
 from tests.conftest import PROJECT_ROOT, TOPICS, write_corpus
 from tests.services.argilla_server import OWNER, WORKSPACE, free_port, start_server, stop_server
 from tests.services.zenml_env import tiny_run_config
@@ -306,7 +307,7 @@ def test_with_argilla_down_push_and_pull_fail_clearly_and_the_pairs_stay_in_zenm
     run = last_run("embedtune_generate_data")
     assert run.status == ExecutionStatus.FAILED
     kept = output(run, "mine_negatives", "training_triplets")
-    assert len(kept.load()) > 0 and kept.id == Client().get_artifact_version("training_triplets").id
+    assert len(kept.load()) > 0 and kept.id == latest_run_outputs("training_triplets")[0].id  # what finetune reads
     pulled = run_cli("finetune", "--curated", "--config", str(config), env=down)
     assert pulled.returncode == 2, pulled.stderr[-3000:]
     assert "unreachable" in next(line for line in pulled.stderr.splitlines() if line.startswith("error: "))
