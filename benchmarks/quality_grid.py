@@ -73,7 +73,8 @@ def clean_pair(row: dict[str, Any]) -> dict[str, Any]:
 def read_pair_set(path: Path, corpus: dict[str, str],
                   styles: frozenset[str] = frozenset()) -> tuple[list[dict[str, Any]], list[str]]:
     """A pair set: JSONL from `export`, or a `generate_pairs.py` set (`.jsonl.gz` of queries and document
-    ids, joined here with the benchmark's own corpus; its few-shot query ids come from the `.json` beside).
+    ids, joined here with the benchmark's own corpus unless a row brings its own `positive`, as
+    `ict_pairs.py` sets do; its few-shot query ids come from the `.json` beside).
     `styles` keeps only a set's queries of those styles (the mixture ablation: claims alone vs all three)."""
     import gzip
 
@@ -84,7 +85,7 @@ def read_pair_set(path: Path, corpus: dict[str, str],
         provenance = path.with_name(path.name[: -len(".jsonl.gz")] + ".json")
         few_shot = json.loads(provenance.read_text())["settings"].get("few_shot_query_ids", []) \
             if provenance.is_file() else []
-        pairs = [{**{key: row.get(key) for key in PAIR_KEYS}, "positive": corpus[row["positive_id"]]}
+        pairs = [{**{key: row.get(key) for key in PAIR_KEYS}, "positive": row.get("positive") or corpus[row["positive_id"]]}
                  for row in rows if row.get("positive_id") in corpus]
         return pairs, few_shot
     return [clean_pair(json.loads(line)) for line in path.read_text().splitlines() if line.strip()], []
