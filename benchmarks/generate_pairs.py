@@ -79,6 +79,19 @@ def pairs_path(out: Path) -> Path:
     return out.with_name(out.name + ".jsonl.gz")
 
 
+def same_settings(recorded: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Whether a set's recorded settings are `current` ones, so its generation may resume. `parallel` changes
+    speed and draws, not the prompt (it is kept per shard); a filter added since the set was started counts
+    as the same while it is at its default (off)."""
+    from embedtune.config import FilterConfig
+
+    defaults = FilterConfig().model_dump()
+    now = {k: v for k, v in current.items() if k != "parallel"}
+    now["filters"] = {k: v for k, v in current.get("filters", {}).items()
+                      if k in recorded.get("filters", {}) or v != defaults.get(k)}
+    return {k: v for k, v in recorded.items() if k != "parallel"} == now
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--benchmark", required=True, type=Path, help="BEIR folder (its corpus.jsonl is used).")
@@ -152,11 +165,7 @@ def main() -> None:
     if args.parallel > 1:
         settings["parallel"] = args.parallel
 
-    def same(recorded: dict[str, Any]) -> bool:  # parallel changes speed and draws, not the prompt: per shard
-        return {k: v for k, v in recorded.items() if k != "parallel"} == \
-            {k: v for k, v in settings.items() if k != "parallel"}
-
-    if state and not same(state.get("settings", {})):
+    if state and not same_settings(state.get("settings", {}), settings):
         sys.exit(f"{state_path} was made with other settings; use another --out or the same flags")
     state.setdefault("settings", settings)
     state.setdefault("docs_done", 0)

@@ -5,7 +5,9 @@ stay inside their positive and cost 0.13 NDCG@10 on SciFact, results/quality-gri
 the query's words are not all in its positive: the model has to learn the sentence's context, not copy it.
 
 Writes a `generate_pairs.py`-style set (`.jsonl.gz` plus a `.json` with provenance) whose rows also carry
-their own `positive` text; `quality_grid.py grid --pairs NAME=FILE` reads it like any other set.
+their own `positive` text; `quality_grid.py grid --pairs NAME=FILE` reads it like any other set. Both query
+and positive are the corpus's own text, which is not ours to copy: write these sets outside the repository
+(they rebuild in seconds), never under benchmarks/data.
 
     python benchmarks/ict_pairs.py --benchmark ../shared/data/scifact-dev --kind sentence \
         --documents 1000 --out /tmp/ict/scifact-ict-sentence
