@@ -180,6 +180,7 @@ def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any
     overrides, validation_fraction = parse_variant(text)
     teacher = TeacherConfig(**{key[len("teacher."):]: value for key, value in overrides.items()
                                if key.startswith("teacher.")})
+    rounds = int(overrides.pop("rounds", 1))
     overrides = {key: value for key, value in overrides.items() if not key.startswith("teacher.")}
     config = TrainingConfig(**{"epochs": 2, "batch_size": 32, "seed": seed, **overrides})
     if device.startswith("cuda"):  # same loss, one pass per batch: GradCache chunking only saves memory
@@ -193,40 +194,53 @@ def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any
     model_config = ModelConfig(base_model=BASE_MODEL, device=device)
     model = load_embedder(BASE_MODEL, model_config.max_seq_length, device)
     teacher_report: dict[str, Any] = {}
-    if teacher.kind != "none":  # same rows the pipeline's label_with_teacher step gives train_embedder
-        train, teacher_report = label_pairs(train, validation, list(pool.values()), model, teacher)
-    result = train_embedder(model, train, validation, list(pool.values()), model_config, config)
-    return result.model, {**{key: result.metrics.get(key) for key in (
+    earlier: list[dict[str, Any]] = []
+    for round_ in range(rounds):
+        # Round 1 mines and labels with the base model; round r > 1 (ANCE-style) with the model of round
+        # r - 1, whose dense half then joins BM25 in the teacher, and trains that model further.
+        rows = train
+        if teacher.kind != "none":  # same rows the pipeline's label_with_teacher step gives train_embedder
+            rows, teacher_report = label_pairs(train, validation, list(pool.values()), model, teacher)
+        result = train_embedder(model, rows, validation, list(pool.values()), model_config, config)
+        model = result.model
+        if round_ < rounds - 1:
+            earlier.append({"train_seconds": result.metrics.get("train_seconds"), "teacher": teacher_report})
+    metrics = {key: result.metrics.get(key) for key in (
         "train_pairs", "train_rows", "validation_pairs", "train_seconds", "global_steps", "best_checkpoint", "device",
-        "precision")}, "teacher": teacher_report}
+        "precision")}
+    if earlier:
+        metrics["earlier_rounds"] = earlier
+        metrics["train_seconds"] = round(sum(r["train_seconds"] or 0 for r in earlier) + (metrics["train_seconds"] or 0), 2)
+    return model, {**metrics, "teacher": teacher_report}
+
+
+def dense_scores(model, claims: dict[str, str], corpus: dict[str, str], batch_size: int) -> np.ndarray:
+    """Cosine scores, claims (sorted ids) x corpus (its order)."""
+    from embedtune.models.encoding import encode
+
+    return encode(model, [claims[q] for q in sorted(claims)], batch_size=batch_size) @ \
+        encode(model, list(corpus.values()), batch_size=batch_size).T
+
+
+def ranked_metrics(scores: np.ndarray, claims: dict[str, str], corpus: dict[str, str], qrels):
+    """Per-claim metrics (arrays in sorted claim-id order) of the rankings `scores` give."""
+    from embedtune.evaluation.metrics import RANK_DEPTH, per_query_metrics
+
+    corpus_ids = list(corpus)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :RANK_DEPTH]
+    return per_query_metrics({qid: [corpus_ids[i] for i in row] for qid, row in zip(sorted(claims), top)}, qrels)
 
 
 def per_claim_metrics(model, claims: dict[str, str], corpus: dict[str, str], qrels, batch_size: int):
-    from embedtune.evaluation.metrics import RANK_DEPTH, per_query_metrics
-    from embedtune.models.encoding import encode, top_k
-
-    query_ids, corpus_ids = sorted(claims), list(corpus)
-    queries = encode(model, [claims[q] for q in query_ids], batch_size=batch_size)
-    documents = encode(model, [corpus[c] for c in corpus_ids], batch_size=batch_size)
-    indices, _ = top_k(queries, documents, RANK_DEPTH)
-    rankings = {qid: [corpus_ids[i] for i in row] for qid, row in zip(query_ids, indices)}
-    return per_query_metrics(rankings, qrels)  # arrays in sorted query-id order
+    return ranked_metrics(dense_scores(model, claims, corpus, batch_size), claims, corpus, qrels)
 
 
-def reference_metrics(base, weight: float, claims: dict[str, str], corpus: dict[str, str], qrels, lexical,
-                      batch_size: int):
-    """Per-claim metrics of the hybrid teacher at `weight` (0 = the base model, 1 = stemmed BM25)."""
-    from embedtune.evaluation.metrics import RANK_DEPTH, per_query_metrics
-    from embedtune.models.encoding import encode
+def fused_metrics(dense: np.ndarray, bm25: np.ndarray, weight: float, claims, corpus, qrels):
+    """Per-claim metrics of `dense` fused with BM25 at `weight` (0 = dense alone, 1 = stemmed BM25), the
+    teacher's fusion (`embedtune.teacher.fusion.fuse`)."""
     from embedtune.teacher.fusion import fuse
 
-    query_ids, corpus_ids = sorted(claims), list(corpus)
-    dense = encode(base, [claims[q] for q in query_ids], batch_size=batch_size) @ \
-        encode(base, [corpus[c] for c in corpus_ids], batch_size=batch_size).T
-    bm25 = np.vstack([lexical.scores(claims[q]) for q in query_ids])
-    scores = fuse(dense, bm25, weight)
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :RANK_DEPTH]
-    return per_query_metrics({qid: [corpus_ids[i] for i in row] for qid, row in zip(query_ids, top)}, qrels)
+    return ranked_metrics(fuse(dense, bm25, weight), claims, corpus, qrels)
 
 
 def model_folder_name(pairs: str, variant: str) -> str:
@@ -253,6 +267,10 @@ def summarise(base: dict[str, np.ndarray], tuned: dict[str, np.ndarray], seed: i
     return summary
 
 
+def _ci(gain: dict[str, float]) -> str:
+    return f"{gain['gain']:+.4f} [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}]"
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = [f"# {result.get('benchmark', 'scifact-dev')} training-choice grid, {result['date']}", "", f"Command: `{result['command']}`", "",
              (f"Machine: {result['machine']}. Queries: {result['n_claims']} (select = even positions, report = odd); "
@@ -276,6 +294,18 @@ def markdown(result: dict[str, Any]) -> str:
             gain = ref["report"]["gain"]
             lines.append(f"| {name} | {ref['all']['ndcg@10']:.4f} | {ref['report']['ndcg@10']:.4f} | "
                          f"{gain['gain']:+.4f} [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}] |")
+    fused = [row for row in result["rows"] if row.get("fused")]
+    if fused:
+        lines += ["", ("Each model fused with stemmed BM25 (the teacher's fusion at the given BM25 weight), against the "
+                  "base model alone and against the base model fused the same way:"), "",
+                  ("| pairs | variant | BM25 weight | NDCG@10 all | gain vs base, report [95% CI] | "
+                  "gain vs base + BM25, select | gain vs base + BM25, report [95% CI] |"), "|---|---|---|---|---|---|---|"]
+        for row in fused:
+            f = row["fused"]
+            lines.append(f"| {row['pairs']} | {row['variant'] or 'default'} | {f['weight']:.1f} | "
+                         f"{f['vs_base']['all']['ndcg@10']:.4f} | {_ci(f['vs_base']['report']['gain'])} | "
+                         f"{f['vs_base_hybrid']['select']['gain']['gain']:+.4f} | "
+                         f"{_ci(f['vs_base_hybrid']['report']['gain'])} |")
     best = max(result["rows"], key=lambda row: row["scores"]["select"]["gain"]["gain"], default=None)
     if best:
         lines += ["", (f"Best on the select half: {best['pairs']} / {best['variant'] or 'default'}; on the report half "
@@ -334,18 +364,33 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
                                   "of": cut}), flush=True)
     for spec in args.extractive:
         pair_sets[f"extractive {spec}"] = extractive_pairs(spec, chunks, base, args.seed)
-    base_metrics = per_claim_metrics(base, claims, corpus, qrels, args.batch_size)
+    base_dense = dense_scores(base, claims, corpus, args.batch_size)
+    base_metrics = ranked_metrics(base_dense, claims, corpus, qrels)
     excluded = frozenset(position for position, qid in enumerate(sorted(claims)) if qid in few_shot)
     from embedtune.teacher.lexical import LexicalIndex
 
     lexical = LexicalIndex(list(corpus.values()))
+    bm25 = np.vstack([lexical.scores(claims[q]) for q in sorted(claims)])
     references: dict[str, Any] = {}
 
     def add_reference(name: str, weight: float) -> None:
         if name not in references:
-            metrics = reference_metrics(base, weight, claims, corpus, qrels, lexical, args.batch_size)
+            metrics = fused_metrics(base_dense, bm25, weight, claims, corpus, qrels)
             references[name] = summarise(base_metrics, metrics, args.seed, excluded)
             print(json.dumps({"reference": name, "ndcg_all": round(references[name]["all"]["ndcg@10"], 4)}), flush=True)
+
+    def score(model, training: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The model's gains over the base model and, with --fuse, the same fused with BM25 (at --fuse's
+        weight, else the row's teacher weight) against the base model fused the same way."""
+        dense = dense_scores(model, claims, corpus, args.batch_size)
+        scores = summarise(base_metrics, ranked_metrics(dense, claims, corpus, qrels), args.seed, excluded)
+        weight = args.fuse if args.fuse is not None else training.get("teacher", {}).get("fusion_weight")
+        if not args.fuse_bm25 or weight is None:
+            return scores, None
+        tuned = fused_metrics(dense, bm25, weight, claims, corpus, qrels)
+        hybrid = fused_metrics(base_dense, bm25, weight, claims, corpus, qrels)
+        return scores, {"weight": weight, "vs_base": summarise(base_metrics, tuned, args.seed, excluded),
+                        "vs_base_hybrid": summarise(hybrid, tuned, args.seed, excluded)}
 
     add_reference("stemmed BM25", 1.0)
     result: dict[str, Any] = {
@@ -359,17 +404,16 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     for spec in args.models:  # models trained elsewhere (e.g. on another corpus): scored only
         name, folder = spec.split("=", 1)
         model = load_embedder(folder, 256, device)
-        scores = summarise(base_metrics, per_claim_metrics(model, claims, corpus, qrels, args.batch_size), args.seed,
-                           excluded)
+        training = {"train_pairs": "-", "train_seconds": "-", "loaded_from": folder}
+        scores, fused = score(model, training)
         del model
-        result["rows"].append({"pairs": name, "variant": "scored only", "scores": scores,
-                               "training": {"train_pairs": "-", "train_seconds": "-", "loaded_from": folder}})
+        result["rows"].append({"pairs": name, "variant": "scored only", "scores": scores, "training": training,
+                               **({"fused": fused} if fused else {})})
         save(result, output)
     for name, pairs in pair_sets.items():
         for variant in args.variant or [""]:
             model, training = train_variant(pairs, passages.get(name, chunks), variant, device, args.seed)
-            tuned_metrics = per_claim_metrics(model, claims, corpus, qrels, args.batch_size)
-            scores = summarise(base_metrics, tuned_metrics, args.seed, excluded)
+            scores, fused = score(model, training)
             if args.save_models:  # a plain sentence-transformers directory per trained model
                 folder = args.save_models / model_folder_name(name, variant)
                 model.save(str(folder))
@@ -379,7 +423,8 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
             if training["teacher"].get("fusion_weight") is not None:  # the teacher itself, on the same claims
                 weight = training["teacher"]["fusion_weight"]
                 add_reference(f"{TEACHER_REFERENCE} (BM25 weight {weight:.1f})", weight)
-            row = {"pairs": name, "variant": variant, "training": training, "scores": scores}
+            row = {"pairs": name, "variant": variant, "training": training, "scores": scores,
+                   **({"fused": fused} if fused else {})}
             result["rows"].append(row)
             result["seconds"] = round(time.perf_counter() - started, 1)
             save(result, output)
@@ -453,6 +498,10 @@ def main() -> None:
     grid.add_argument("--split", help="qrels split (default: dev when qrels/dev.tsv exists, else train).")
     grid.add_argument("--models", action="append", default=[], metavar="NAME=DIR",
                       help="Also score an already trained model (e.g. one saved by --save-models) with no training.")
+    grid.add_argument("--fuse-bm25", action="store_true", help="Also score every model fused with stemmed BM25, "
+                      "against the base model fused the same way (does tuning still help a hybrid search?).")
+    grid.add_argument("--fuse", type=float, help="The BM25 weight for --fuse-bm25 (default: each row's teacher "
+                      "weight, chosen on synthetic queries).")
     grid.add_argument("--device", default="auto")
     grid.add_argument("--batch-size", type=int, default=128)
     grid.add_argument("--seed", type=int, default=42)

@@ -92,6 +92,30 @@ def test_teacher_keys_and_the_loss_parse_and_model_folders_are_safe_names():
     assert grid.model_folder_name("x", "") == "x__default"
 
 
+def test_fusion_at_weight_zero_ranks_by_the_dense_scores_and_at_one_by_bm25():
+    claims, corpus = {"q1": "a", "q2": "b"}, {"d1": "x", "d2": "y", "d3": "z"}
+    qrels = {"q1": {"d1": 1}, "q2": {"d3": 1}}
+    dense = np.array([[0.9, 0.1, 0.2], [0.1, 0.8, 0.3]])  # q1 right, q2 wrong
+    bm25 = np.array([[0.0, 5.0, 1.0], [0.0, 1.0, 7.0]])  # q1 wrong, q2 right
+    alone = grid.ranked_metrics(dense, claims, corpus, qrels)
+    assert np.allclose(grid.fused_metrics(dense, bm25, 0.0, claims, corpus, qrels)["ndcg@10"], alone["ndcg@10"])
+    assert alone["mrr@10"].tolist() == [1.0, pytest.approx(1 / 2)]
+    assert grid.fused_metrics(dense, bm25, 1.0, claims, corpus, qrels)["mrr@10"].tolist() == [pytest.approx(1 / 3), 1.0]
+
+
+def test_rounds_is_a_variant_key_and_fused_rows_get_their_own_table():
+    overrides, _ = grid.parse_variant("teacher=hybrid,rounds=2")
+    assert overrides == {"teacher.kind": "hybrid", "rounds": 2}
+    gain = {"gain": 0.01, "ci_low": -0.01, "ci_high": 0.03}
+    half = {"ndcg@10": 0.7, "gain": gain}
+    scores = {h: half for h in ("all", "select", "report")}
+    row = {"pairs": "p", "variant": "v", "training": {"train_pairs": 3, "train_seconds": 1}, "scores": scores,
+           "fused": {"weight": 0.4, "vs_base": scores, "vs_base_hybrid": scores}}
+    result = {"date": "d", "command": "c", "machine": "m", "n_claims": 10, "n_corpus": 5,
+              "base": {h: {"ndcg@10": 0.6} for h in ("all", "select", "report")}, "rows": [row]}
+    assert "| p | v | 0.4 | 0.7000 | +0.0100 [-0.0100, +0.0300] | +0.0100 |" in grid.markdown(result)
+
+
 def test_plot_draws_gain_against_pairs_from_grid_results(tmp_path):
     gain = {"gain": 0.01, "ci_low": -0.01, "ci_high": 0.03}
     rows = [{"variant": v, "training": {"train_pairs": n}, "scores": {"report": {"gain": gain}}}
