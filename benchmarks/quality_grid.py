@@ -15,7 +15,7 @@ on the other half ("report"), which took no part in the choice.
 
 Extractive sets are `STYLES:DOCUMENTS:QUERIES_PER_CHUNK`, e.g. `claim:5183:1` or `question+keyword:400:2`
 (the heuristic backend: no LLM). Variant keys are TrainingConfig fields (`lr` = learning_rate,
-`negatives` = use_negatives) plus `validation` (the fraction of documents held out to pick the best
+`negatives` = use_negatives, `merge` = merge_with_base) plus `validation` (the fraction of documents held out to pick the best
 checkpoint; 0 trains to the end).
 
 Workflow:
@@ -139,7 +139,8 @@ def extractive_pairs(spec: str, chunks: list[dict[str, Any]], model, seed: int) 
 
 
 TEACHER_KEYS = {"teacher": "kind", "fnm": "false_negative_margin", "negs": "negatives_per_query",
-                "cands": "candidates", "w": "fusion_weight", "scale": "label_scale"}
+                "cands": "candidates", "w": "fusion_weight", "scale": "label_scale",
+                "rule": "fusion_rule"}
 
 
 def _value(text: str) -> Any:
@@ -153,7 +154,7 @@ def _value(text: str) -> Any:
 
 def parse_variant(text: str) -> tuple[dict[str, Any], float]:
     """'lr=5e-5,epochs=1,negatives=0,validation=0' -> (TrainingConfig overrides, validation fraction).
-    Teacher keys (`teacher=hybrid`, `fnm`, `negs`, `cands`, `w`, `scale`) come back as `teacher.<field>`;
+    Teacher keys (`teacher=hybrid`, `fnm`, `negs`, `cands`, `w`, `scale`, `rule`) come back as `teacher.<field>`;
     `loss=mnrl+margin_mse` is TrainingConfig.loss."""
     overrides: dict[str, Any] = {}
     validation = 0.1
@@ -165,7 +166,8 @@ def parse_variant(text: str) -> tuple[dict[str, Any], float]:
         if key in TEACHER_KEYS:
             overrides[f"teacher.{TEACHER_KEYS[key]}"] = _value(value)
             continue
-        key = {"lr": "learning_rate", "negatives": "use_negatives", "batch": "batch_size"}.get(key, key)
+        key = {"lr": "learning_rate", "negatives": "use_negatives", "batch": "batch_size",
+               "merge": "merge_with_base"}.get(key, key)
         overrides[key] = bool(int(value)) if key == "use_negatives" else _value(value)
     return overrides, validation
 
@@ -306,6 +308,16 @@ def markdown(result: dict[str, Any]) -> str:
                          f"{f['vs_base']['all']['ndcg@10']:.4f} | {_ci(f['vs_base']['report']['gain'])} | "
                          f"{f['vs_base_hybrid']['select']['gain']['gain']:+.4f} | "
                          f"{_ci(f['vs_base_hybrid']['report']['gain'])} |")
+    mixed = [row for row in result["rows"] if row.get("interpolated")]
+    if mixed:
+        lines += ["", ("Each model's weights mixed with the base model's (WiSE-FT: share x tuned + (1 - share) x base), "
+                  "gains vs the base model:"), "",
+                  "| pairs | variant | share of tuned | NDCG@10 all | gain all [95% CI] | gain select | gain report [95% CI] |",
+                  "|---|---|---|---|---|---|---|"]
+        for row in mixed:
+            for share, m in row["interpolated"].items():
+                lines.append(f"| {row['pairs']} | {row['variant'] or 'default'} | {share} | {m['all']['ndcg@10']:.4f} | "
+                             f"{_ci(m['all']['gain'])} | {m['select']['gain']['gain']:+.4f} | {_ci(m['report']['gain'])} |")
     best = max(result["rows"], key=lambda row: row["scores"]["select"]["gain"]["gain"], default=None)
     if best:
         lines += ["", (f"Best on the select half: {best['pairs']} / {best['variant'] or 'default'}; on the report half "
@@ -392,6 +404,20 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
         return scores, {"weight": weight, "vs_base": summarise(base_metrics, tuned, args.seed, excluded),
                         "vs_base_hybrid": summarise(hybrid, tuned, args.seed, excluded)}
 
+    def mixes(model) -> dict[str, Any]:
+        """--interpolate: the model's weights mixed with the base's at each share (WiSE-FT), each scored;
+        the model is left as it came."""
+        from embedtune.training.merging import interpolate, snapshot
+
+        tuned, base_weights, scored = snapshot(model), snapshot(base), {}
+        for share in args.interpolate:
+            interpolate(model, base_weights, share)
+            metrics = per_claim_metrics(model, claims, corpus, qrels, args.batch_size)
+            scored[f"{share:g}"] = summarise(base_metrics, metrics, args.seed, excluded)
+            model.load_state_dict(tuned, strict=False)
+            print(json.dumps({"share": share, "ndcg_all": round(scored[f"{share:g}"]["all"]["ndcg@10"], 4)}), flush=True)
+        return scored
+
     add_reference("stemmed BM25", 1.0)
     result: dict[str, Any] = {
         "date": dt.date.today().isoformat(), "command": " ".join(["python", *sys.argv]),
@@ -406,14 +432,16 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
         model = load_embedder(folder, 256, device)
         training = {"train_pairs": "-", "train_seconds": "-", "loaded_from": folder}
         scores, fused = score(model, training)
+        mixed = mixes(model) if args.interpolate else None
         del model
         result["rows"].append({"pairs": name, "variant": "scored only", "scores": scores, "training": training,
-                               **({"fused": fused} if fused else {})})
+                               **({"fused": fused} if fused else {}), **({"interpolated": mixed} if mixed else {})})
         save(result, output)
     for name, pairs in pair_sets.items():
         for variant in args.variant or [""]:
             model, training = train_variant(pairs, passages.get(name, chunks), variant, device, args.seed)
             scores, fused = score(model, training)
+            mixed = mixes(model) if args.interpolate else None
             if args.save_models:  # a plain sentence-transformers directory per trained model
                 folder = args.save_models / model_folder_name(name, variant)
                 model.save(str(folder))
@@ -424,7 +452,7 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
                 weight = training["teacher"]["fusion_weight"]
                 add_reference(f"{TEACHER_REFERENCE} (BM25 weight {weight:.1f})", weight)
             row = {"pairs": name, "variant": variant, "training": training, "scores": scores,
-                   **({"fused": fused} if fused else {})}
+                   **({"fused": fused} if fused else {}), **({"interpolated": mixed} if mixed else {})}
             result["rows"].append(row)
             result["seconds"] = round(time.perf_counter() - started, 1)
             save(result, output)
@@ -502,6 +530,9 @@ def main() -> None:
                       "against the base model fused the same way (does tuning still help a hybrid search?).")
     grid.add_argument("--fuse", type=float, help="The BM25 weight for --fuse-bm25 (default: each row's teacher "
                       "weight, chosen on synthetic queries).")
+    grid.add_argument("--interpolate", type=float, action="append", default=[], metavar="SHARE",
+                      help="Also score every model with its weights mixed with the base's (WiSE-FT): SHARE x tuned + "
+                      "(1 - SHARE) x base; repeatable.")
     grid.add_argument("--device", default="auto")
     grid.add_argument("--batch-size", type=int, default=128)
     grid.add_argument("--seed", type=int, default=42)

@@ -191,6 +191,10 @@ class TeacherConfig(_Section):
     fusion_weight: float | None = Field(
         None, ge=0, le=1, description="BM25 share of the hybrid; None: chosen on the synthetic validation queries."
     )
+    fusion_rule: Literal["best", "one_se"] = Field(
+        "best", description="Choosing fusion_weight: best NDCG@10 on the validation queries, or one_se: the "
+        "smallest weight within one standard error of the best (leans less on BM25 when the queries can't tell)."
+    )
     language: str = Field("english", description="BM25 stopwords and stemmer.")
     candidates: int = Field(30, gt=0, description="Dense top-k per query the teacher scores.")
     negatives_per_query: int = Field(4, gt=0, description="Teacher-labelled negatives kept per query (distillation rows).")
@@ -300,6 +304,16 @@ class TrainingConfig(_Section):
     gradient_checkpointing: bool = Field(False, description="Recompute activations in backward: less memory, ~30% slower.")
     memory_check: bool = Field(True, description="Refuse before training when the estimated memory exceeds the device's.")
     progress_bar: bool | None = Field(None, description="Training progress bar; None: when stderr is a terminal.")
+    merge_with_base: float = Field(
+        1.0, ge=0, le=1, description="After training, each weight = this share of the tuned one + the rest of the "
+        "base's (WiSE-FT); 1 keeps the tuned model.",
+    )
+
+    @model_validator(mode="after")
+    def _merge_needs_whole_weights(self) -> TrainingConfig:
+        if self.merge_with_base < 1 and self.lora and self.lora_save == "adapter":
+            raise ValueError("training.merge_with_base < 1 needs whole weights: use training.lora_save merged")
+        return self
 
 
 class EvaluationConfig(_Section):

@@ -94,7 +94,7 @@ def build_teacher(model: SentenceTransformer, chunks: Sequence[dict[str, Any]], 
                                  "on; set split.validation_fraction > 0 or teacher.fusion_weight")
         probe = HybridTeacher(texts, corpus_vectors, encode_queries, lexical, 0.0)
         dense, bm25 = probe.component_scores([p["query"] for p in held_out])
-        weight, table = choose_weight(dense, bm25, relevant, DEFAULT_WEIGHTS)
+        weight, table = choose_weight(dense, bm25, relevant, DEFAULT_WEIGHTS, config.fusion_rule)
         report.update(fusion_table={f"{w:.1f}": round(v, 4) for w, v in table.items()},
                       dense_ndcg_at_10=round(table[0.0], 4), bm25_ndcg_at_10=round(table[1.0], 4),
                       teacher_ndcg_at_10=round(table[weight], 4))

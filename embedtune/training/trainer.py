@@ -14,6 +14,8 @@ Workflow:
 5. Train with a fixed seed; fp16/bf16 only on hardware that supports it. A progress bar when stderr is a
    terminal (`training.progress_bar`), and one log line per training log and per evaluation
    (`embedtune.training.progress`).
+6. `training.merge_with_base` < 1: the weights move back towards the base's (WiSE-FT,
+   `embedtune.training.merging`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from embedtune.config import ModelConfig, TrainingConfig
 from embedtune.models.devices import enable_tf32, peak_memory_gb, precision_flags, reset_peak_memory
 from embedtune.models.encoding import model_prompts
 from embedtune.models.loading import embedding_dimension
-from embedtune.training import lora, memory, progress
+from embedtune.training import lora, memory, merging, progress
 from embedtune.training.losses import build_datasets_and_losses, one_row_per_query
 
 if TYPE_CHECKING:
@@ -175,6 +177,7 @@ def train_embedder(
     precision = precision_flags(config.precision, device, config.tf32)  # bf16 on Ampere+, fp16 older GPUs, else fp32
     enable_tf32(precision["tf32"], device)
     batch_size = min(config.batch_size, len(one_row_per_query(train)))
+    base_weights = merging.snapshot(model) if config.merge_with_base < 1 else None  # WiSE-FT, after training
     trainable = prepare_parameters(model, config)
     # training.lora_save: adapter names the base folder in the saved adapter; refused now if there is none
     adapter_base = lora.adapter_base(model, model_config.base_model) if config.lora and config.lora_save == "adapter" \
@@ -252,6 +255,8 @@ def train_embedder(
         lora.keep_adapter(model, adapter_base)  # saves as adapter_config.json + adapter weights on the base
     elif config.lora:
         lora.merge_lora(model)  # plain weights again: saves and loads as an ordinary SentenceTransformer
+    if base_weights is not None:  # WiSE-FT: keep some of the base model (embedtune.training.merging)
+        merging.interpolate(model, base_weights, config.merge_with_base)
     metrics = {
         "train_pairs": len(one_row_per_query(train)),
         "train_rows": {name: len(dataset) for name, dataset in datasets.items()},
@@ -271,6 +276,7 @@ def train_embedder(
         "trainable_parameters": trainable,
         "gradient_checkpointing": config.gradient_checkpointing,
         "estimated_memory_gb": round(estimate.total / memory.GIB, 3),
+        "merge_with_base": config.merge_with_base,
     }
     if device.startswith("cuda"):
         metrics["peak_gpu_memory_gb"] = peak_memory_gb()

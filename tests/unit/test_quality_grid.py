@@ -116,6 +116,20 @@ def test_rounds_is_a_variant_key_and_fused_rows_get_their_own_table():
     assert "| p | v | 0.4 | 0.7000 | +0.0100 [-0.0100, +0.0300] | +0.0100 |" in grid.markdown(result)
 
 
+def test_merge_and_rule_are_variant_keys_and_interpolated_rows_get_their_own_table():
+    overrides, _ = grid.parse_variant("teacher=hybrid,rule=one_se,merge=0.5")
+    assert overrides == {"teacher.kind": "hybrid", "teacher.fusion_rule": "one_se", "merge_with_base": 0.5}
+    assert TrainingConfig(merge_with_base=overrides["merge_with_base"]).merge_with_base == 0.5
+    gain = {"gain": 0.02, "ci_low": 0.01, "ci_high": 0.03}
+    scores = {h: {"ndcg@10": 0.7, "gain": gain} for h in ("all", "select", "report")}
+    row = {"pairs": "p", "variant": "v", "training": {"train_pairs": 3, "train_seconds": 1}, "scores": scores,
+           "interpolated": {"0.5": scores}}
+    result = {"date": "d", "command": "c", "machine": "m", "n_claims": 10, "n_corpus": 5,
+              "base": {h: {"ndcg@10": 0.6} for h in ("all", "select", "report")}, "rows": [row]}
+    assert "| p | v | 0.5 | 0.7000 | +0.0200 [+0.0100, +0.0300] | +0.0200 | +0.0200 [+0.0100, +0.0300] |" \
+        in grid.markdown(result)
+
+
 def test_plot_draws_gain_against_pairs_from_grid_results(tmp_path):
     gain = {"gain": 0.01, "ci_low": -0.01, "ci_high": 0.03}
     rows = [{"variant": v, "training": {"train_pairs": n}, "scores": {"report": {"gain": gain}}}

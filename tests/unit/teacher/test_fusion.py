@@ -43,3 +43,27 @@ def test_ties_go_to_the_smaller_weight():
     same = np.eye(3)
     weight, table = choose_weight(same, same, [{0}, {1}, {2}], weights=(0.7, 0.2, 0.5))
     assert weight == 0.2 and set(table) == {0.7, 0.2, 0.5}
+
+
+def test_one_se_keeps_the_smallest_weight_the_queries_cannot_tell_from_the_best():
+    rng = np.random.default_rng(1)
+    n, corpus = 200, 40
+    relevant = [{i % corpus} for i in range(n)]
+    dense = rng.random((n, corpus))
+    lexical = rng.random((n, corpus))
+    rows = np.arange(n)
+    dense[rows, rows % corpus] += 0.6  # dense alone finds most positives
+    lexical[rows[: n // 10], rows[: n // 10] % corpus] += 3  # BM25 adds a few
+    best, table = choose_weight(dense, lexical, relevant)
+    careful, same_table = choose_weight(dense, lexical, relevant, rule="one_se")
+    assert same_table == table
+    assert careful <= best
+    assert table[careful] >= table[best] - 0.05  # close to the best, by construction of the rule
+
+
+def test_one_se_moves_off_the_best_only_when_the_gap_is_within_noise():
+    relevant = [{0}] * 50
+    dense = np.tile([0.0, 1.0, 0.5], (50, 1))  # dense never ranks the positive first
+    lexical = np.tile([1.0, 0.0, 0.0], (50, 1))  # BM25 always does
+    weight, table = choose_weight(dense, lexical, relevant, weights=(0.0, 0.5, 1.0), rule="one_se")
+    assert table[0.0] < table[1.0] and weight > 0.0  # a clear, noiseless gap: never the dense side

@@ -81,7 +81,7 @@ def test_the_weight_is_chosen_on_validation_only(labelled, monkeypatch):
     train, _, _, model, chunks = labelled
     seen = {}
 
-    def spy(dense, lexical, relevant, weights):
+    def spy(dense, lexical, relevant, weights, rule):
         seen["queries"] = dense.shape[0]
         return 0.5, {w: 0.0 for w in weights}
 
