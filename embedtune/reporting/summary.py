@@ -33,9 +33,10 @@ DEFAULT_PAIRS_PER_MINUTE: dict[str, tuple[float, str]] = {
     "vllm": (300.0, "a rough guess for a GPU server; not measured"),
     "transformers": (10.0, "a rough guess for a small local model on CPU; not measured"),
 }
-# `generation.llamacpp.parallel` > 1: the 1.5B default's rate with 8 prompts decoded together over one at a time
-# (23.20 vs 16.75 usable pairs/min, same chunks, one run: benchmarks/README.md, "Batched decoding").
-PARALLEL_SPEEDUP = 1.39
+# `generation.llamacpp.parallel` > 1: the 1.5B default's rate with 8 prompts decoded together over one at a time.
+# Two side-by-side runs (same chunks): 1.39x (23.20 vs 16.75, "Batched decoding") and 1.26x (31.69 vs 25.21,
+# results/generation-2026-12-02-queries-per-chunk); `make run` measured 25.8/min where 1.39 promised 29.2.
+PARALLEL_SPEEDUP = 1.26
 # Training pairs per second, validation included: `make run` on 2 CPU cores (478 pair-epochs in 178 s);
 # on a GPU the finetune pipeline ran at 28-180 pairs/s (benchmarks/README.md), 100 is a middle figure.
 TRAINING_PAIRS_PER_SECOND = {"cpu": 2.7, "gpu": 100.0}
