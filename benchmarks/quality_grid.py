@@ -404,18 +404,21 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
         return scores, {"weight": weight, "vs_base": summarise(base_metrics, tuned, args.seed, excluded),
                         "vs_base_hybrid": summarise(hybrid, tuned, args.seed, excluded)}
 
+    base_weights: dict[str, Any] = {}
+
     def mixes(model) -> dict[str, Any]:
         """--interpolate: the model's weights mixed with the base's at each share (WiSE-FT), each scored;
         the model is left as it came."""
         from embedtune.training.merging import interpolate, snapshot
 
-        tuned, base_weights, scored = snapshot(model), snapshot(base), {}
+        base_weights.setdefault("weights", snapshot(base))  # the base's, copied once per grid
+        tuned, scored = snapshot(model), {}
         for share in args.interpolate:
-            interpolate(model, base_weights, share)
+            interpolate(model, base_weights["weights"], share)
             metrics = per_claim_metrics(model, claims, corpus, qrels, args.batch_size)
-            scored[f"{share:g}"] = summarise(base_metrics, metrics, args.seed, excluded)
+            scored[f"{share:g}"] = summary = summarise(base_metrics, metrics, args.seed, excluded)
             model.load_state_dict(tuned, strict=False)
-            print(json.dumps({"share": share, "ndcg_all": round(scored[f"{share:g}"]["all"]["ndcg@10"], 4)}), flush=True)
+            print(json.dumps({"share": share, "ndcg_all": round(summary["all"]["ndcg@10"], 4)}), flush=True)
         return scored
 
     add_reference("stemmed BM25", 1.0)

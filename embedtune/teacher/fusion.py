@@ -98,8 +98,9 @@ def choose_weight(
     best = min(weight for weight, value in table.items() if value == best_value)
     if rule == "best" or per_query[best].size < 2:
         return best, table
-    for weight in sorted(table):  # from the dense side: the first one the queries cannot tell from the best
+    def within_one_se(weight: float) -> bool:
         gap = per_query[best] - per_query[weight]
-        if gap.mean() <= gap.std(ddof=1) / math.sqrt(gap.size):
-            return weight, table
-    return best, table  # pragma: no cover - the best itself always qualifies (gap 0)
+        return bool(gap.mean() <= gap.std(ddof=1) / math.sqrt(gap.size))
+
+    # from the dense side: the first weight the queries cannot tell from the best (the best itself qualifies)
+    return next(weight for weight in sorted(table) if within_one_se(weight)), table
