@@ -337,16 +337,27 @@ def log_run_estimate(config: EmbedtuneConfig, trains: bool) -> None:
         from embedtune.models.loading import load_tokenizer
 
         documents = load_documents(config.ingest).documents
-        chunks = summary.count_chunks(documents, load_tokenizer(config.model.base_model), config.chunking)
+        sample, scale = summary.sample_chunks(documents, load_tokenizer(config.model.base_model), config.chunking)
         estimate = summary.estimate_run(
-            chunks, config, summary.measured_speed(_generation_records(), config.generation), _trains_on_gpu(config),
-            trains,
+            round(len(sample) * scale), config, summary.measured_speed(_generation_records(), config.generation),
+            _trains_on_gpu(config), trains, _answered_share(config, sample),
         )
     except Exception as error:  # noqa: BLE001 - an estimate must never stop a run; the run reports real errors
         logger.debug("no run-time estimate: %s: %s", type(error).__name__, error)
         return
     logger.info("%s", estimate.describe())
     logger.debug("estimate took %.1f s", time.perf_counter() - started)
+
+
+def _answered_share(config: EmbedtuneConfig, chunks: list[dict[str, Any]]) -> float:
+    """The share of `chunks`' prompts the configured generator's answer store already answers (0 on failure)."""
+    from embedtune.generation import make_generator
+
+    try:
+        return make_generator(config.generation).stored_share(chunks, config.generation.queries_per_chunk)
+    except Exception as error:  # noqa: BLE001 - best effort, like the whole estimate
+        logger.debug("answer store not read for the estimate: %s: %s", type(error).__name__, error)
+        return 0.0
 
 
 def _generation_records(limit: int = 20) -> list[dict[str, Any]]:

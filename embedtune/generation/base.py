@@ -50,6 +50,11 @@ class QueryGenerator(ABC):
     def generate(self, chunks: Sequence[dict[str, Any]], queries_per_chunk: int) -> list[GeneratedQuery]:
         """Return `queries_per_chunk` rows for every chunk, styles from `style_for(i, config.query_styles)`."""
 
+    def stored_share(self, chunks: Sequence[dict[str, Any]], queries_per_chunk: int) -> float:
+        """The share of the prompts `generate(chunks, queries_per_chunk)` would send that are already answered
+        (a backend with an answer store, `embedtune.generation.journal`); the run estimate leaves them out."""
+        return 0.0
+
     def usage(self) -> dict[str, Any]:
         """Token/time accounting of the last `generate` call (backends fill what they know)."""
         return {}

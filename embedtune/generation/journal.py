@@ -120,6 +120,16 @@ def reuse_answers(cache_dir: Path, settings: str, rows: list[dict[str, Any]],
     return len(reused), set(keys.values()) & set(known)
 
 
+def count_stored(cache_dir: Path, settings: str, rows: list[dict[str, Any]]) -> int:
+    """How many of `rows` the answer store already answers under `settings` (what a run would reuse).
+
+        >>> count_stored(Path("/nonexistent"), "[]", [{"row_id": "a#0::0", "messages": []}])
+        0
+    """
+    known = read_answers(cache_dir)
+    return sum(answer_key(settings, row) in known for row in rows) if known else 0
+
+
 def store_answers(cache_dir: Path, settings: str, rows: list[dict[str, Any]],
                   results: dict[str, tuple[Any, int, int]], stored: set[str], max_mb: float | None = None) -> int:
     """Append every answer in `results` whose key is not in `stored` (updated) to the store, then keep it

@@ -266,13 +266,10 @@ class DistilabelQueryGenerator(QueryGenerator):
                     out.flush()
                     os.fsync(out.fileno())
                     progress.update(len(batch))
-                    for error in errors:
-                        self._errors[type(error).__name__] += 1
+                    self._errors.update(type(error).__name__ for error in errors)
                     if errors:
-                        logger.warning(
-                            "%d of %d LLM calls failed (%s); those rows count as failures",
-                            len(errors), len(batch), redact(describe_error(errors[-1]), self.secrets),
-                        )
+                        logger.warning("%d of %d LLM calls failed (%s); those rows count as failures", len(errors),
+                                       len(batch), redact(describe_error(errors[-1]), self.secrets))
                         fatal_error = next((error for error in errors if _fatal_reason(error)), None)
                         failed_batches = failed_batches + 1 if len(errors) == len(batch) else 0
                         if fatal_error is not None or failed_batches >= MAX_FAILED_BATCHES:
@@ -319,6 +316,11 @@ class DistilabelQueryGenerator(QueryGenerator):
         return kwargs
 
     # -- the contract ----------------------------------------------------------------------------
+    def stored_share(self, chunks: Sequence[dict[str, Any]], queries_per_chunk: int) -> float:
+        self._call_kwargs = self._kwargs_for(queries_per_chunk)  # part of every answer's key
+        rows = self.build_rows(chunks, queries_per_chunk) if self.config.reuse_answers else []
+        return answer_store.count_stored(self._cache_dir(), self._settings_key(), rows) / len(rows) if rows else 0.0
+
     def generate(self, chunks: Sequence[dict[str, Any]], queries_per_chunk: int) -> list[GeneratedQuery]:
         started = time.perf_counter()
         rows = self.build_rows(chunks, queries_per_chunk)

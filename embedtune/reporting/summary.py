@@ -3,7 +3,8 @@ which Matryoshka dimensions gained significantly, what to try next, what was exp
 
 Plain functions on plain data, no ZenML: `commands.support` gathers the inputs and prints the lines.
 
-- `count_chunks(documents, tokenizer, chunking)`: the chunk count up front (a seeded sample of a large corpus).
+- `count_chunks(documents, tokenizer, chunking)`: the chunk count up front (a seeded sample of a large corpus;
+  `sample_chunks` gives the sample itself).
 - `estimate_run(...)` -> `RunEstimate`, and `.describe()`: one line, logged once at the start of `run`.
 - `measured_speed(records, generation)`: this machine's own pairs/min from an earlier run, when there is one.
 - `end_summary(report, promotion, ...)`: the closing lines after the headline numbers.
@@ -47,20 +48,30 @@ FIXED_SECONDS = 20.0
 SECONDS_PER_CHUNK = 0.025  # per encoding pass over the chunks on CPU: 1 for `generate`, 3 for `run`
 
 
+def sample_chunks(
+    documents: Sequence[Mapping[str, Any]], tokenizer: Any, chunking: ChunkingConfig, sample: int = 200, seed: int = 0
+) -> tuple[list[dict[str, Any]], float]:
+    """The chunks `chunk_documents` cuts from `documents` (up to `sample` documents) or from a seeded sample of
+    `sample` of them, and the factor that scales their number to the whole corpus (its characters over the
+    sample's; 1.0 when nothing was sampled)."""
+    from embedtune.data.chunking import chunk_documents
+
+    documents = list(documents)
+    if len(documents) <= sample:
+        return chunk_documents(documents, tokenizer, chunking), 1.0
+    chosen = random.Random(seed).sample(documents, sample)
+    chosen_chars = sum(len(document["text"]) for document in chosen) or 1
+    total_chars = sum(len(document["text"]) for document in documents)
+    return chunk_documents(chosen, tokenizer, chunking), total_chars / chosen_chars
+
+
 def count_chunks(
     documents: Sequence[Mapping[str, Any]], tokenizer: Any, chunking: ChunkingConfig, sample: int = 200, seed: int = 0
 ) -> int:
     """How many chunks `chunk_documents` will cut from `documents`: exact up to `sample` documents; beyond,
     the chunks of a seeded sample of `sample` documents scaled by the corpus's characters (within a few %)."""
-    from embedtune.data.chunking import chunk_documents
-
-    documents = list(documents)
-    if len(documents) <= sample:
-        return len(chunk_documents(documents, tokenizer, chunking))
-    chosen = random.Random(seed).sample(documents, sample)
-    chosen_chars = sum(len(document["text"]) for document in chosen) or 1
-    total_chars = sum(len(document["text"]) for document in documents)
-    return round(len(chunk_documents(chosen, tokenizer, chunking)) * total_chars / chosen_chars)
+    chunks, scale = sample_chunks(documents, tokenizer, chunking, sample, seed)
+    return round(len(chunks) * scale)
 
 
 def generator_key(generation: GenerationConfig) -> str:
@@ -118,6 +129,7 @@ class RunEstimate:
     speed_source: str
     generation_seconds: float
     training_seconds: float
+    answered_share: float
     other_seconds: float
     trains: bool
 
@@ -131,7 +143,9 @@ class RunEstimate:
             else f" for {self.chunks} chunks"
         parts = [
             (f"query generation {_minutes(self.generation_seconds)}: {self.queries} queries{sampled} at "
-            f"~{self.pairs_per_minute:g} pairs/min, {self.speed_source}"),
+            f"~{self.pairs_per_minute:g} pairs/min, {self.speed_source}"
+            + (f"; {self.answered_share:.0%} of the prompts already answered in the answer store"
+               if self.answered_share else "")),
         ]
         if self.trains:
             parts.append(f"training {_minutes(self.training_seconds)}")
@@ -144,7 +158,7 @@ class RunEstimate:
 
 def estimate_run(
     chunks: int, config: EmbedtuneConfig, measured_pairs_per_minute: float | None = None, gpu: bool = False,
-    trains: bool = True,
+    trains: bool = True, answered_share: float = 0.0,
 ) -> RunEstimate:
     """The run's duration from its chunk count and the generation speed: this machine's own measurement
     when given (`measured_speed`), else the `DEFAULT_PAIRS_PER_MINUTE` figure for the configured generator.
@@ -155,6 +169,8 @@ def estimate_run(
         measured_pairs_per_minute: an earlier generation's rate with the same generator on this machine.
         gpu: training runs on a GPU.
         trains: the pipeline trains and evaluates (`run`), or stops after the pairs (`generate`).
+        answered_share: the share of the prompts the answer store already answers (`QueryGenerator.stored_share`):
+            they are not asked again, so they take no generation time.
     """
     generation = config.generation
     generated = min(chunks, generation.max_chunks) if generation.max_chunks else chunks
@@ -172,8 +188,8 @@ def estimate_run(
     other = FIXED_SECONDS + chunks * SECONDS_PER_CHUNK * (3 if trains else 1)
     return RunEstimate(
         chunks=chunks, generated_chunks=generated, queries=queries, pairs_per_minute=round(rate, 1),
-        speed_source=source, generation_seconds=queries / rate * 60, training_seconds=training if trains else 0.0,
-        other_seconds=other, trains=trains,
+        speed_source=source, generation_seconds=queries * (1 - answered_share) / rate * 60,
+        training_seconds=training if trains else 0.0, answered_share=answered_share, other_seconds=other, trains=trains,
     )
 
 

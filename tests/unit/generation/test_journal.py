@@ -33,3 +33,11 @@ def test_store_answers_applies_the_bound(tmp_path):
     assert journal.store_answers(tmp_path, "settings", rows, results, set(), max_mb=0.01) == 100
     assert (tmp_path / journal.ANSWERS_FILE).stat().st_size <= 0.8 * 0.01 * 2**20
     assert 0 < len(journal.read_answers(tmp_path)) < 100
+
+
+def test_count_stored_counts_the_rows_whose_answers_the_store_holds(tmp_path):
+    rows = [{"row_id": f"doc-{i}#0::0", "messages": [{"role": "user", "content": f"passage {i}"}]} for i in range(3)]
+    assert journal.count_stored(tmp_path, "settings", rows) == 0  # no store yet
+    journal.store_answers(tmp_path, "settings", rows[:2], {row["row_id"]: ("answer", 5, 1) for row in rows[:2]}, set())
+    assert journal.count_stored(tmp_path, "settings", rows) == 2
+    assert journal.count_stored(tmp_path, "other settings", rows) == 0

@@ -185,6 +185,24 @@ def test_pipeline_mode_also_resumes_from_the_journal(tmp_path, monkeypatch):
     assert second.usage()["resumed_answers"] == 2 and second.usage()["mode"] == "pipeline"
 
 
+def test_the_stored_share_foretells_what_the_next_run_reuses(tmp_path):
+    """The run estimate's `stored_share` counts the prompts the answer store holds, and the run then reuses
+    exactly those."""
+    edited = {**chunk(1), "text": chunk(1)["text"] + " Edited since."}
+    with fault_server() as (server, state):
+        config = openai_config(tmp_path, server.base_url, max_concurrency=1)
+        assert make_generator(config).stored_share([chunk(0), chunk(1)], 1) == 0.0  # nothing stored yet
+        make_generator(config).generate([chunk(0), chunk(1), chunk(2)], 1)
+        later = [chunk(0), edited, chunk(2), chunk(3)]
+        share = make_generator(config).stored_share(later, 1)
+        assert make_generator(config.model_copy(update={"reuse_answers": False})).stored_share(later, 1) == 0.0
+        assert make_generator(config).stored_share([chunk(0)], 2) == 0.5  # per query: its first prompt is stored
+        second = make_generator(config)
+        second.generate(later, 1)
+        assert state.count() == 5  # only the edited and the new chunk were asked
+    assert share == 0.5 and second.usage()["reused_answers"] == 2
+
+
 def test_a_later_run_asks_only_for_the_prompts_that_changed(tmp_path):
     edited = {**chunk(1), "text": chunk(1)["text"] + " Edited since."}
     renamed = {**chunk(0), "chunk_id": "moved-0#0", "doc_id": "moved-0"}  # same text under another file name

@@ -112,6 +112,15 @@ def test_the_default_run_is_estimated_near_its_measured_half_hour():
     assert "496 queries for 248 chunks at ~21 pairs/min" in line and "reused from the cache" in line
 
 
+def test_prompts_the_answer_store_holds_take_no_generation_time():
+    config = parse_parameters({"generation": {"backend": "llamacpp", "queries_per_chunk": 2}})
+    fresh, warm = summary.estimate_run(248, config), summary.estimate_run(248, config, answered_share=0.75)
+    assert warm.generation_seconds == pytest.approx(fresh.generation_seconds / 4)
+    assert warm.training_seconds == fresh.training_seconds and warm.queries == fresh.queries
+    assert "75% of the prompts already answered in the answer store" in warm.describe()
+    assert "answer store" not in fresh.describe()
+
+
 def test_max_chunks_caps_the_generated_queries_and_generate_has_no_training():
     config = parse_parameters({"generation": {"backend": "llamacpp", "max_chunks": 200}})
     estimate = summary.estimate_run(832, config, trains=False)
