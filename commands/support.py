@@ -350,9 +350,15 @@ def log_run_estimate(config: EmbedtuneConfig, trains: bool) -> None:
 
 
 def _answered_share(config: EmbedtuneConfig, chunks: list[dict[str, Any]]) -> float:
-    """The share of `chunks`' prompts the configured generator's answer store already answers (0 on failure)."""
+    """The share of `chunks`' prompts the configured generator's answer store already answers (0 on failure).
+    Without a store nothing is built, so a first run does not assemble the GGUF here."""
     from embedtune.generation import make_generator
+    from embedtune.generation.journal import ANSWERS_FILE, default_cache_dir
 
+    generation = config.generation
+    store = (Path(generation.cache_dir).expanduser() if generation.cache_dir else default_cache_dir()) / ANSWERS_FILE
+    if not generation.reuse_answers or not store.is_file():
+        return 0.0
     try:
         return make_generator(config.generation).stored_share(chunks, config.generation.queries_per_chunk)
     except Exception as error:  # noqa: BLE001 - best effort, like the whole estimate

@@ -79,3 +79,25 @@ def test_a_run_config_with_chunks_longer_than_the_model_reads_is_fitted_before_a
         config, _ = support.prepare(str(path), None, needs_corpus=False)
     assert config.chunking.chunk_tokens == 126  # the tiny model reads 128 tokens (its own limit wins)
     assert "chunking.chunk_tokens=5000" in caplog.text and "reads (128 tokens)" in caplog.text
+
+
+def test_the_estimate_reads_the_answer_store_only_when_there_is_one(tmp_path, monkeypatch):
+    """No store: no generator is built (a first run must not assemble the GGUF for an estimate)."""
+    import embedtune.generation
+    from embedtune.config import parse_parameters
+    from embedtune.generation.journal import ANSWERS_FILE
+
+    built = []
+
+    class Stub:
+        def stored_share(self, chunks, queries_per_chunk):
+            return 0.25 * len(chunks) / 4
+
+    monkeypatch.setattr(embedtune.generation, "make_generator", lambda config: built.append(config) or Stub())
+    config = parse_parameters({"generation": {"backend": "llamacpp", "cache_dir": str(tmp_path)}})
+    chunks = [{"chunk_id": f"c{i}", "title": "", "text": f"text {i}"} for i in range(4)]
+    assert support._answered_share(config, chunks) == 0.0 and not built
+    (tmp_path / ANSWERS_FILE).write_text("")
+    assert support._answered_share(config, chunks) == 0.25 and len(built) == 1
+    off = parse_parameters({"generation": {"backend": "llamacpp", "cache_dir": str(tmp_path), "reuse_answers": False}})
+    assert support._answered_share(off, chunks) == 0.0 and len(built) == 1
