@@ -245,6 +245,22 @@ def fused_metrics(dense: np.ndarray, bm25: np.ndarray, weight: float, claims, co
     return ranked_metrics(fuse(dense, bm25, weight), claims, corpus, qrels)
 
 
+def score_mixes(model, base_weights: dict[str, Any], shares, score) -> dict[str, Any]:
+    """`score(model)` at each share of the tuned weights mixed with `base_weights` (WiSE-FT,
+    `embedtune.training.merging`), keyed by the share; the model is left as it came, even on an error."""
+    from embedtune.training.merging import interpolate, snapshot
+
+    tuned, scored = snapshot(model), {}
+    try:
+        for share in shares:
+            interpolate(model, base_weights, share)
+            scored[f"{share:g}"] = score(model)
+            model.load_state_dict(tuned, strict=False)  # each share mixes the tuned weights, not the last mix
+    finally:
+        model.load_state_dict(tuned, strict=False)
+    return scored
+
+
 def model_folder_name(pairs: str, variant: str) -> str:
     """'llm-v2', 'teacher=hybrid,loss=mnrl+margin_mse' -> 'llm-v2__teacher-hybrid_loss-mnrl-margin_mse'."""
     import re
@@ -407,19 +423,18 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     base_weights: dict[str, Any] = {}
 
     def mixes(model) -> dict[str, Any]:
-        """--interpolate: the model's weights mixed with the base's at each share (WiSE-FT), each scored;
-        the model is left as it came."""
-        from embedtune.training.merging import interpolate, snapshot
+        """--interpolate: the model's weights mixed with the base's at each share (WiSE-FT), each scored."""
+        from embedtune.training.merging import snapshot
 
         base_weights.setdefault("weights", snapshot(base))  # the base's, copied once per grid
-        tuned, scored = snapshot(model), {}
-        for share in args.interpolate:
-            interpolate(model, base_weights["weights"], share)
-            metrics = per_claim_metrics(model, claims, corpus, qrels, args.batch_size)
-            scored[f"{share:g}"] = summary = summarise(base_metrics, metrics, args.seed, excluded)
-            model.load_state_dict(tuned, strict=False)
-            print(json.dumps({"share": share, "ndcg_all": round(summary["all"]["ndcg@10"], 4)}), flush=True)
-        return scored
+
+        def scored(mixed) -> dict[str, Any]:
+            summary = summarise(base_metrics, per_claim_metrics(mixed, claims, corpus, qrels, args.batch_size),
+                                args.seed, excluded)
+            print(json.dumps({"ndcg_all": round(summary["all"]["ndcg@10"], 4)}), flush=True)
+            return summary
+
+        return score_mixes(model, base_weights["weights"], args.interpolate, scored)
 
     add_reference("stemmed BM25", 1.0)
     result: dict[str, Any] = {

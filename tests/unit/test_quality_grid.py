@@ -130,6 +130,36 @@ def test_merge_and_rule_are_variant_keys_and_interpolated_rows_get_their_own_tab
         in grid.markdown(result)
 
 
+def test_interpolated_scores_are_per_share_and_leave_the_model_as_it_came(tiny_model_dir):
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from embedtune.training.merging import snapshot
+
+    model = SentenceTransformer(tiny_model_dir, device="cpu")
+    base = snapshot(model)
+    name = next(key for key, tensor in base.items() if tensor.is_floating_point())
+    with torch.no_grad():
+        model.state_dict()[name].add_(2.0)  # "training"
+    tuned = model.state_dict()[name].clone()
+
+    def first_weight(mixed):
+        return float(mixed.state_dict()[name].flatten()[0] - base[name].flatten()[0])
+
+    scored = grid.score_mixes(model, base, [0.0, 0.5, 1.0], first_weight)
+    assert list(scored) == ["0", "0.5", "1"]
+    assert scored["0"] == pytest.approx(0.0, abs=1e-5) and scored["0.5"] == pytest.approx(1.0, abs=1e-5)
+    assert scored["1"] == pytest.approx(2.0, abs=1e-5)
+    assert torch.equal(model.state_dict()[name], tuned)
+
+    def failing(mixed):
+        raise RuntimeError("scoring failed")
+
+    with pytest.raises(RuntimeError):
+        grid.score_mixes(model, base, [0.5], failing)
+    assert torch.equal(model.state_dict()[name], tuned)  # restored on the error too
+
+
 def test_plot_draws_gain_against_pairs_from_grid_results(tmp_path):
     gain = {"gain": 0.01, "ci_low": -0.01, "ci_high": 0.03}
     rows = [{"variant": v, "training": {"train_pairs": n}, "scores": {"report": {"gain": gain}}}
