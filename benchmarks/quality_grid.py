@@ -110,6 +110,47 @@ def abstract_chunks(corpus: dict[str, str]) -> list[dict[str, Any]]:
     return [{"chunk_id": doc_id, "doc_id": doc_id, "text": text} for doc_id, text in corpus.items()]
 
 
+def chunked_abstracts(corpus: dict[str, str]) -> list[dict[str, Any]]:
+    """The abstracts cut as the pipeline cuts documents (`chunking` defaults: 200 tokens, 32 overlap), in
+    corpus order, every abstract at least one chunk; `position` is 0 throughout so that negative mining and
+    the teacher never take another chunk of the positive's own abstract (relevance is judged per abstract)."""
+    from embedtune.config import ChunkingConfig
+    from embedtune.data.chunking import chunk_documents
+    from embedtune.models.loading import load_tokenizer
+
+    documents = [{"doc_id": doc_id, "source": doc_id, "title": "", "text": text} for doc_id, text in corpus.items()]
+    by_doc: dict[str, list[dict[str, Any]]] = {}
+    for chunk in chunk_documents(documents, load_tokenizer(BASE_MODEL), ChunkingConfig()):
+        by_doc.setdefault(chunk["doc_id"], []).append({**chunk, "position": 0})
+    return [chunk for doc_id, text in corpus.items()
+            for chunk in by_doc.get(doc_id) or [{"chunk_id": f"{doc_id}#0", "doc_id": doc_id, "text": text, "position": 0}]]
+
+
+def chunk_positives(pairs: list[dict[str, Any]], chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Document-level pairs -> chunk-level: each query's positive becomes the chunk of its abstract that
+    stemmed BM25 scores highest for it (the query was written from the whole abstract)."""
+    from embedtune.teacher.lexical import LexicalIndex
+
+    lexical = LexicalIndex([chunk["text"] for chunk in chunks])
+    of_doc: dict[str, list[int]] = {}
+    for index, chunk in enumerate(chunks):
+        of_doc.setdefault(chunk["doc_id"], []).append(index)
+    moved = []
+    for pair in pairs:
+        candidates = of_doc[pair["positive_id"]]
+        best = candidates[0] if len(candidates) == 1 else \
+            candidates[int(np.argmax(lexical.scores(pair["query"])[candidates]))]
+        moved.append({**pair, "positive_id": chunks[best]["chunk_id"], "positive": chunks[best]["text"]})
+    return moved
+
+
+def max_over_chunks(scores: np.ndarray, chunks: list[dict[str, Any]]) -> np.ndarray:
+    """Query x chunk scores -> query x abstract scores, each abstract's its best chunk's (MaxP); chunks are
+    in corpus order (`chunked_abstracts`)."""
+    starts = [i for i, chunk in enumerate(chunks) if i == 0 or chunk["doc_id"] != chunks[i - 1]["doc_id"]]
+    return np.maximum.reduceat(scores, starts, axis=1)
+
+
 def scifact_chunks(corpus_path: Path) -> list[dict[str, Any]]:
     from embedtune.config import ChunkingConfig, IngestConfig
     from embedtune.data import chunking, ingest
@@ -216,12 +257,15 @@ def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any
     return model, {**metrics, "teacher": teacher_report}
 
 
-def dense_scores(model, claims: dict[str, str], corpus: dict[str, str], batch_size: int) -> np.ndarray:
-    """Cosine scores, claims (sorted ids) x corpus (its order)."""
+def dense_scores(model, claims: dict[str, str], corpus: dict[str, str], batch_size: int,
+                 chunks: list[dict[str, Any]] | None = None) -> np.ndarray:
+    """Cosine scores, claims (sorted ids) x corpus (its order); with `chunks`, each abstract's best chunk's."""
     from embedtune.models.encoding import encode
 
-    return encode(model, [claims[q] for q in sorted(claims)], batch_size=batch_size) @ \
-        encode(model, list(corpus.values()), batch_size=batch_size).T
+    queries = encode(model, [claims[q] for q in sorted(claims)], batch_size=batch_size)
+    if chunks is not None:
+        return max_over_chunks(queries @ encode(model, [c["text"] for c in chunks], batch_size=batch_size).T, chunks)
+    return queries @ encode(model, list(corpus.values()), batch_size=batch_size).T
 
 
 def ranked_metrics(scores: np.ndarray, claims: dict[str, str], corpus: dict[str, str], qrels):
@@ -233,8 +277,9 @@ def ranked_metrics(scores: np.ndarray, claims: dict[str, str], corpus: dict[str,
     return per_query_metrics({qid: [corpus_ids[i] for i in row] for qid, row in zip(sorted(claims), top)}, qrels)
 
 
-def per_claim_metrics(model, claims: dict[str, str], corpus: dict[str, str], qrels, batch_size: int):
-    return ranked_metrics(dense_scores(model, claims, corpus, batch_size), claims, corpus, qrels)
+def per_claim_metrics(model, claims: dict[str, str], corpus: dict[str, str], qrels, batch_size: int,
+                      chunks: list[dict[str, Any]] | None = None):
+    return ranked_metrics(dense_scores(model, claims, corpus, batch_size, chunks), claims, corpus, qrels)
 
 
 def fused_metrics(dense: np.ndarray, bm25: np.ndarray, weight: float, claims, corpus, qrels):
@@ -292,7 +337,9 @@ def _ci(gain: dict[str, float]) -> str:
 def markdown(result: dict[str, Any]) -> str:
     lines = [f"# {result.get('benchmark', 'scifact-dev')} training-choice grid, {result['date']}", "", f"Command: `{result['command']}`", "",
              (f"Machine: {result['machine']}. Queries: {result['n_claims']} (select = even positions, report = odd); "
-             f"corpus: {result['n_corpus']} abstracts. Base NDCG@10: all {result['base']['all']['ndcg@10']:.4f}, "
+             f"corpus: {result['n_corpus']} abstracts"
+             f"{' (dense models score each by its best of ' + str(result['chunks']) + ' chunks)' if result.get('chunks') else ''}"
+             f". Base NDCG@10: all {result['base']['all']['ndcg@10']:.4f}, "
              f"select {result['base']['select']['ndcg@10']:.4f}, report {result['base']['report']['ndcg@10']:.4f}."), "",
              "| pairs | variant | train pairs | NDCG@10 all | gain all [95% CI] | gain select | gain report [95% CI] | train s |",
              "|---|---|---|---|---|---|---|---|"]
@@ -367,6 +414,9 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     claims, corpus, qrels = load_beir(args.scifact, split=split)
     chunks = scifact_chunks(Path(args.scifact) / "corpus.jsonl")
     base = load_embedder(BASE_MODEL, 256, device)
+    # --passages chunks: abstracts cut as the pipeline cuts documents; pairs, negatives and training on
+    # chunks, and every dense model scores an abstract by its best chunk (MaxP).
+    maxp = chunked_abstracts(corpus) if args.passages == "chunks" else None
     pair_sets: dict[str, list[dict[str, Any]]] = {}
     few_shot: set[str] = set()
     passages: dict[str, list[dict[str, Any]]] = {}
@@ -378,7 +428,9 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
             from embedtune.config import NegativesConfig
             from embedtune.generation.negatives import mine_negatives
 
-            passages[name] = abstract_chunks(corpus)
+            passages[name] = maxp if maxp is not None else abstract_chunks(corpus)
+            if maxp is not None:
+                pair_sets[name] = chunk_positives(pair_sets[name], maxp)
             pair_sets[name], _ = mine_negatives(pair_sets[name], passages[name], base, NegativesConfig())
             if args.max_pairs or size:
                 pair_sets[name] = pair_sets[name][: size or args.max_pairs]
@@ -392,7 +444,7 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
                                   "of": cut}), flush=True)
     for spec in args.extractive:
         pair_sets[f"extractive {spec}"] = extractive_pairs(spec, chunks, base, args.seed)
-    base_dense = dense_scores(base, claims, corpus, args.batch_size)
+    base_dense = dense_scores(base, claims, corpus, args.batch_size, maxp)
     base_metrics = ranked_metrics(base_dense, claims, corpus, qrels)
     excluded = frozenset(position for position, qid in enumerate(sorted(claims)) if qid in few_shot)
     from embedtune.teacher.lexical import LexicalIndex
@@ -410,7 +462,7 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     def score(model, training: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """The model's gains over the base model and, with --fuse, the same fused with BM25 (at --fuse's
         weight, else the row's teacher weight) against the base model fused the same way."""
-        dense = dense_scores(model, claims, corpus, args.batch_size)
+        dense = dense_scores(model, claims, corpus, args.batch_size, maxp)
         scores = summarise(base_metrics, ranked_metrics(dense, claims, corpus, qrels), args.seed, excluded)
         weight = args.fuse if args.fuse is not None else training.get("teacher", {}).get("fusion_weight")
         if not args.fuse_bm25 or weight is None:
@@ -429,7 +481,7 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
         base_weights.setdefault("weights", snapshot(base))  # the base's, copied once per grid
 
         def scored(mixed) -> dict[str, Any]:
-            summary = summarise(base_metrics, per_claim_metrics(mixed, claims, corpus, qrels, args.batch_size),
+            summary = summarise(base_metrics, per_claim_metrics(mixed, claims, corpus, qrels, args.batch_size, maxp),
                                 args.seed, excluded)
             print(json.dumps({"ndcg_all": round(summary["all"]["ndcg@10"], 4)}), flush=True)
             return summary
@@ -441,7 +493,8 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
         "date": dt.date.today().isoformat(), "command": " ".join(["python", *sys.argv]),
         "benchmark": Path(args.scifact).name, "machine": machine(hardware_summary(device)), "n_claims": len(claims),
         "n_corpus": len(corpus), "base": summarise(base_metrics, base_metrics, args.seed, excluded),
-        "few_shot_claims_excluded": sorted(few_shot),
+        "few_shot_claims_excluded": sorted(few_shot), "passages": args.passages,
+        **({"chunks": len(maxp)} if maxp is not None else {}),
         "pair_sets": {name: len(rows) for name, rows in pair_sets.items()}, "rows": [], "references": references,
     }
     # 2-3. Train and score every combination.
@@ -551,6 +604,10 @@ def main() -> None:
     grid.add_argument("--interpolate", type=float, action="append", default=[], metavar="SHARE",
                       help="Also score every model with its weights mixed with the base's (WiSE-FT): SHARE x tuned + "
                       "(1 - SHARE) x base; repeatable.")
+    grid.add_argument("--passages", choices=("abstracts", "chunks"), default="abstracts",
+                      help="chunks: cut the abstracts as the pipeline cuts documents (200 tokens), train on the "
+                      "chunk each query matches best, and score an abstract by its best chunk (MaxP); abstracts: "
+                      "whole abstracts, truncated at the model's 256 tokens.")
     grid.add_argument("--device", default="auto")
     grid.add_argument("--batch-size", type=int, default=128)
     grid.add_argument("--seed", type=int, default=42)

@@ -160,6 +160,19 @@ def test_interpolated_scores_are_per_share_and_leave_the_model_as_it_came(tiny_m
     assert torch.equal(model.state_dict()[name], tuned)  # restored on the error too
 
 
+def test_chunk_mode_moves_positives_to_the_best_chunk_of_their_abstract_and_scores_by_the_best_chunk():
+    chunks = [{"chunk_id": "a#0", "doc_id": "a", "text": "Vitamin D deficiency in elderly patients", "position": 0},
+              {"chunk_id": "a#1", "doc_id": "a", "text": "bone fractures rose with low vitamin D", "position": 0},
+              {"chunk_id": "b#0", "doc_id": "b", "text": "Statins lower cholesterol in adults", "position": 0}]
+    pairs = [{"id": "1", "query": "low vitamin D raises fractures", "positive_id": "a", "positive": "whole a"},
+             {"id": "2", "query": "statins and cholesterol", "positive_id": "b", "positive": "whole b"}]
+    moved = grid.chunk_positives(pairs, chunks)
+    assert [(p["positive_id"], p["positive"]) for p in moved] == [("a#1", chunks[1]["text"]), ("b#0", chunks[2]["text"])]
+    assert pairs[0]["positive_id"] == "a"  # the input is left as it came
+    scores = np.array([[0.1, 0.7, 0.3], [0.5, 0.2, 0.4]])
+    assert grid.max_over_chunks(scores, chunks).tolist() == [[0.7, 0.3], [0.5, 0.4]]
+
+
 def test_plot_draws_gain_against_pairs_from_grid_results(tmp_path):
     gain = {"gain": 0.01, "ci_low": -0.01, "ci_high": 0.03}
     rows = [{"variant": v, "training": {"train_pairs": n}, "scores": {"report": {"gain": gain}}}
