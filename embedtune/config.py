@@ -328,6 +328,11 @@ class EvaluationConfig(_Section):
     gold_min_queries: int = Field(
         20, ge=1, description="Fewer mapped gold queries are reported as too small to decide: promotion uses synthetic."
     )
+    long_documents: Literal["truncate", "best_chunk"] = Field(
+        "truncate", description="A BEIR folder's documents (`run.py evaluate`): truncate: each embedded whole, cut "
+        "at the model's max_seq_length (BEIR's way); best_chunk: cut into the default chunks (200 tokens of the "
+        "base model's tokenizer), each document ranked by its best chunk (MaxP).",
+    )
 
 
 class PromotionConfig(_Section):

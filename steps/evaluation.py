@@ -11,6 +11,7 @@ from zenml.types import HTMLString, MarkdownString
 
 from embedtune import EmbedtuneError, publishing
 from embedtune.config import (
+    ChunkingConfig,
     CompareConfig,
     EvaluationConfig,
     GenerationConfig,
@@ -21,11 +22,11 @@ from embedtune.config import (
 )
 from embedtune.evaluation import gold as gold_sets
 from embedtune.evaluation import promotion
-from embedtune.evaluation.benchmark import evaluate_models, load_beir, load_models, pairs_to_benchmark
+from embedtune.evaluation.benchmark import by_best_chunk, evaluate_models, load_beir, load_models, pairs_to_benchmark
 from embedtune.models.adapters import adapter_reference
 from embedtune.models.api import settings_from_config
 from embedtune.models.embedding_cache import cache_for, use_cache
-from embedtune.models.loading import load_base_model
+from embedtune.models.loading import load_base_model, load_tokenizer
 from embedtune.reporting import outcomes
 from embedtune.reporting.evaluation import (
     dashboard_metadata,
@@ -243,6 +244,8 @@ def evaluate_benchmark(
     (`provider:model`) run with the `compare:` section's `api_*` settings (`api_config`).
     `inputs_fingerprint` (embedtune.util.fingerprint.paths_fingerprint) is only there for the cache key."""
     benchmark = load_beir(benchmark_dir, split)
+    if config.long_documents == "best_chunk":  # as the pipeline reads a corpus: chunks of the base's tokens
+        benchmark = by_best_chunk(benchmark, load_tokenizer(model_config.base_model), ChunkingConfig())
     loaded = load_models(models, model_config, settings_from_config(api_config))
     with use_cache(cache_for(model_config)):
         result = evaluate_models(loaded, benchmark, config)

@@ -34,6 +34,7 @@ class Benchmark:
     queries: dict[str, str]
     corpus: dict[str, str]
     qrels: dict[str, dict[str, int]]
+    document_of: dict[str, str] | None = None  # corpus holds chunks (`by_best_chunk`): chunk id -> document id
 
     def __iter__(self) -> Iterator[Any]:  # `queries, corpus, qrels = benchmark`
         return iter((self.queries, self.corpus, self.qrels))
@@ -45,6 +46,35 @@ def pairs_to_benchmark(test_pairs: Sequence[dict[str, Any]], chunks: Sequence[di
     corpus = {chunk["chunk_id"]: chunk["text"] for chunk in chunks}
     qrels = {pair["id"]: {pair["positive_id"]: 1} for pair in test_pairs}
     return Benchmark(queries, corpus, qrels)
+
+
+def by_best_chunk(benchmark: Benchmark, tokenizer: Any, chunking: Any) -> Benchmark:
+    """The same queries and judgements over the documents cut into chunks as the pipeline cuts them
+    (`embedtune.data.chunking`); `evaluate_models` then ranks each document by its best chunk (MaxP, Dai &
+    Callan 2019), so no document is cut at the model's `max_seq_length`.
+
+    Example:
+        >>> scifact = load_beir("scifact-dev", "train")
+        >>> chunked = by_best_chunk(scifact, load_tokenizer("all-MiniLM-L6-v2"), ChunkingConfig())
+        >>> report = evaluate_models({"base": base, "tuned": tuned}, chunked)  # ranks the 5,183 abstracts
+    """
+    from embedtune.data.chunking import chunk_documents
+
+    documents = [{"doc_id": doc_id, "source": doc_id, "title": "", "text": text} for doc_id, text in benchmark.corpus.items()]
+    corpus: dict[str, str] = {}
+    document_of: dict[str, str] = {}
+    for chunk in chunk_documents(documents, tokenizer, chunking):
+        corpus[chunk["chunk_id"]], document_of[chunk["chunk_id"]] = chunk["text"], chunk["doc_id"]
+    chunked = set(document_of.values())
+    for doc_id, text in benchmark.corpus.items():  # a document too short to give a chunk is still a candidate
+        if doc_id not in chunked:
+            corpus[f"{doc_id}#whole"], document_of[f"{doc_id}#whole"] = text, doc_id
+    return Benchmark(benchmark.queries, corpus, benchmark.qrels, document_of)
+
+
+def _documents(chunk_ids: Sequence[str], document_of: Mapping[str, str]) -> list[str]:
+    """Chunk ranking -> document ranking, each document at its best chunk's place."""
+    return list(dict.fromkeys(document_of[chunk_id] for chunk_id in chunk_ids))
 
 
 def load_beir(folder: str | Path, split: str = "test") -> Benchmark:
@@ -122,7 +152,8 @@ def evaluate_models(
     query_ids, corpus_ids = sorted(queries), list(corpus)
     report: dict[str, Any] = {
         "n_queries": len(query_ids),
-        "n_corpus": len(corpus_ids),
+        "n_corpus": len(corpus_ids) if benchmark.document_of is None else len(set(benchmark.document_of.values())),
+        **({"n_chunks": len(corpus_ids), "documents_by": "best chunk"} if benchmark.document_of is not None else {}),
         "metrics": list(METRICS),
         "models": {},
         "gains": {},
@@ -152,8 +183,12 @@ def evaluate_models(
         per_query[name] = {}
         report["models"][name] = {}
         for dim in [full_queries.shape[1], *model_dims]:
-            indices, _ = top_k(normalise(full_queries, dim), normalise(full_corpus, dim), RANK_DEPTH)
+            depth = RANK_DEPTH if benchmark.document_of is None else min(len(corpus_ids), 4 * RANK_DEPTH)
+            indices, _ = top_k(normalise(full_queries, dim), normalise(full_corpus, dim), depth)
             rankings = {qid: [corpus_ids[i] for i in row] for qid, row in zip(query_ids, indices)}
+            if benchmark.document_of is not None:
+                rankings = {qid: _documents(ranking, benchmark.document_of)[:RANK_DEPTH]
+                            for qid, ranking in rankings.items()}
             values = per_query_metrics(rankings, qrels)
             per_query[name][str(dim)] = values
             report["models"][name][str(dim)] = {metric: float(v.mean()) for metric, v in values.items()}

@@ -52,3 +52,35 @@ def test_metrics_agree_with_sentence_transformers_evaluator(tiny_model_dir):
     assert ours["mrr@10"] == pytest.approx(theirs["cosine_mrr@10"], abs=1e-6)
     assert ours["recall@5"] == pytest.approx(theirs["cosine_recall@5"], abs=1e-6)
     assert ours["map@100"] == pytest.approx(theirs["cosine_map@100"], abs=1e-6)
+
+
+class _FirstWordsModel:
+    """Bag of keywords over a text's first 12 words: a model that cannot see past its max length."""
+
+    WORDS = ("zebra", "apple", "river", "stone")
+
+    def __init__(self):
+        self.prompts = {}
+
+    def encode(self, texts, prompt=None, **kwargs):
+        seen = [text.lower().split()[:12] for text in texts]
+        return np.array([[0.1] + [float(word in words) for word in self.WORDS] for words in seen], dtype=np.float32)
+
+
+def test_best_chunk_ranks_a_document_by_what_its_end_says(tiny_model_dir):
+    from embedtune.config import ChunkingConfig, EvaluationConfig
+    from embedtune.evaluation.benchmark import Benchmark, by_best_chunk, evaluate_models
+    from embedtune.models.loading import load_tokenizer
+
+    filler = " ".join(f"word{i}" for i in range(40))
+    corpus = {"long": f"apple river stone {filler} zebra at the very end", "short": "apple river", "other": "plain words"}
+    benchmark = Benchmark({"q": "zebra"}, corpus, {"q": {"long": 1}})
+    chunked = by_best_chunk(benchmark, load_tokenizer(tiny_model_dir), ChunkingConfig(chunk_tokens=16, overlap_tokens=2))
+    assert set(chunked.document_of.values()) == set(corpus) and len(chunked.corpus) > len(corpus)
+    assert all(chunked.corpus[c] in corpus[d] or chunked.document_of[c] == d for c, d in chunked.document_of.items())
+    config = EvaluationConfig(bootstrap_samples=100)
+    whole = evaluate_models({"m": _FirstWordsModel()}, benchmark, config)
+    best = evaluate_models({"m": _FirstWordsModel()}, chunked, config)
+    assert whole["models"]["m"]["5"]["ndcg@10"] < 1.0  # cut at its 12 words, "long" never says zebra
+    assert best["models"]["m"]["5"]["ndcg@10"] == 1.0 and best["models"]["m"]["5"]["mrr@10"] == 1.0
+    assert best["n_corpus"] == 3 and best["n_chunks"] == len(chunked.corpus) and best["documents_by"] == "best chunk"
