@@ -353,10 +353,10 @@ def _answered_share(config: EmbedtuneConfig, chunks: list[dict[str, Any]]) -> fl
     """The share of `chunks`' prompts the configured generator's answer store already answers (0 on failure).
     Without a store nothing is built, so a first run does not assemble the GGUF here."""
     from embedtune.generation import make_generator
-    from embedtune.generation.journal import ANSWERS_FILE, default_cache_dir
+    from embedtune.generation.journal import ANSWERS_FILE, cache_dir_for
 
     generation = config.generation
-    store = (Path(generation.cache_dir).expanduser() if generation.cache_dir else default_cache_dir()) / ANSWERS_FILE
+    store = cache_dir_for(generation.cache_dir) / ANSWERS_FILE
     if not generation.reuse_answers or not store.is_file():
         return 0.0
     try:

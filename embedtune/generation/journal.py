@@ -37,6 +37,11 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "embedtune" / "distilabel"
 
 
+def cache_dir_for(cache_dir: str | None) -> Path:
+    """`generation.cache_dir` as a folder: the configured one, else `default_cache_dir()`."""
+    return Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+
+
 def journal_path(cache_dir: Path, run_key: str) -> Path:
     """The journal of run `run_key`: `<cache_dir>/direct/<run_key>.jsonl`."""
     return cache_dir / "direct" / f"{run_key}.jsonl"

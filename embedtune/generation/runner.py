@@ -48,7 +48,7 @@ from embedtune import EmbedtuneError, logger
 from embedtune.generation.base import GeneratedQuery, QueryGenerator, style_for
 from embedtune.generation.distilabel_pipeline import run_pipeline
 from embedtune.generation.examples import load_example_queries
-from embedtune.generation.journal import default_cache_dir, journal_line, journal_path, read_journal
+from embedtune.generation.journal import journal_line, journal_path, read_journal
 from embedtune.generation.parsing import queries_from_answer
 from embedtune.generation.prompts import (
     build_chunk_messages,
@@ -167,7 +167,7 @@ class DistilabelQueryGenerator(QueryGenerator):
         return digest.hexdigest()[:16]
 
     def _cache_dir(self) -> Path:
-        return Path(self.config.cache_dir).expanduser() if self.config.cache_dir else default_cache_dir()
+        return answer_store.cache_dir_for(self.config.cache_dir)
 
     def _mode(self) -> str:
         """"ray" for `generation.engine: ray`; else `EMBEDTUNE_DISTILABEL_MODE` or the backend's default."""
