@@ -330,8 +330,8 @@ class EvaluationConfig(_Section):
     )
     long_documents: Literal["truncate", "best_chunk"] = Field(
         "truncate", description="A BEIR folder's documents (`run.py evaluate`): truncate: each embedded whole, cut "
-        "at the model's max_seq_length (BEIR's way); best_chunk: cut into the default chunks (200 tokens of the "
-        "base model's tokenizer), each document ranked by its best chunk (MaxP).",
+        "at the model's max_seq_length (BEIR's way); best_chunk: cut as the `chunking` section cuts a corpus "
+        "(200 tokens of the base model's tokenizer by default), each document ranked by its best chunk (MaxP).",
     )
 
 

@@ -239,13 +239,15 @@ def evaluate_benchmark(
     config: EvaluationConfig,
     inputs_fingerprint: str = "",
     api_config: CompareConfig | None = None,
+    chunking: ChunkingConfig | None = None,
 ) -> Annotated[dict[str, Any], "benchmark_report"]:
     """Any models on a BEIR folder (human relevance labels); gains are vs the first model. API models
-    (`provider:model`) run with the `compare:` section's `api_*` settings (`api_config`).
+    (`provider:model`) run with the `compare:` section's `api_*` settings (`api_config`); with
+    `long_documents: best_chunk` documents are cut as the run's `chunking` section cuts a corpus.
     `inputs_fingerprint` (embedtune.util.fingerprint.paths_fingerprint) is only there for the cache key."""
     benchmark = load_beir(benchmark_dir, split)
     if config.long_documents == "best_chunk":  # as the pipeline reads a corpus: chunks of the base's tokens
-        benchmark = by_best_chunk(benchmark, load_tokenizer(model_config.base_model), ChunkingConfig())
+        benchmark = by_best_chunk(benchmark, load_tokenizer(model_config.base_model), chunking or ChunkingConfig())
     loaded = load_models(models, model_config, settings_from_config(api_config))
     with use_cache(cache_for(model_config)):
         result = evaluate_models(loaded, benchmark, config)

@@ -235,6 +235,25 @@ def test_evaluate_pipeline_on_a_beir_folder(zenml_repository, tmp_path, tiny_mod
     assert output(again, "evaluate_benchmark", "benchmark_report").load()["n_queries"] == 4
 
 
+def test_best_chunk_cuts_a_beir_folder_as_the_run_config_chunks_a_corpus(zenml_repository, tmp_path, tiny_model_dir):
+    from pipelines import evaluate_benchmark_pipeline
+
+    folder = _beir_folder(tmp_path)
+    long_text = " ".join(f"word{j} about subject {j % 5}" for j in range(30))  # ~120 tokens: one default chunk
+    (folder / "corpus.jsonl").write_text(
+        "\n".join(json.dumps({"_id": f"d{i}", "title": "", "text": f"passage {i} {long_text}"}) for i in range(20)),
+        encoding="utf-8",
+    )
+    reports = []
+    for chunking in ({}, {"chunking": {"chunk_tokens": 40, "overlap_tokens": 4}}):
+        config = parse_parameters({"evaluation": {"long_documents": "best_chunk"}, **chunking})
+        run = evaluate_benchmark_pipeline(config=config, models=[tiny_model_dir], benchmark_dir=str(folder), split="test")
+        reports.append(output(Client().get_pipeline_run(run.id), "evaluate_benchmark", "benchmark_report").load())
+    default, short = reports
+    assert default["documents_by"] == short["documents_by"] == "best chunk"
+    assert default["n_chunks"] == 20 < short["n_chunks"]  # the run's chunking section, not the default's
+
+
 def test_a_new_version_replaces_production_only_if_it_beats_it(zenml_repository, tmp_path, tiny_model_dir):
     from zenml.enums import ExecutionStatus
 
