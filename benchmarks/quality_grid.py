@@ -111,19 +111,20 @@ def abstract_chunks(corpus: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def chunked_abstracts(corpus: dict[str, str]) -> list[dict[str, Any]]:
-    """The abstracts cut as the pipeline cuts documents (`chunking` defaults: 200 tokens, 32 overlap), in
-    corpus order, every abstract at least one chunk; `position` is 0 throughout so that negative mining and
-    the teacher never take another chunk of the positive's own abstract (relevance is judged per abstract)."""
+    """The abstracts cut as the pipeline cuts documents (`embedtune.evaluation.benchmark.by_best_chunk` with
+    the `chunking` defaults: 200 tokens, 32 overlap), in corpus order, every abstract at least one chunk;
+    `position` is 0 throughout so that negative mining and the teacher never take another chunk of the
+    positive's own abstract (relevance is judged per abstract)."""
     from embedtune.config import ChunkingConfig
-    from embedtune.data.chunking import chunk_documents
+    from embedtune.evaluation.benchmark import Benchmark, by_best_chunk
     from embedtune.models.loading import load_tokenizer
 
-    documents = [{"doc_id": doc_id, "source": doc_id, "title": "", "text": text} for doc_id, text in corpus.items()]
+    chunked = by_best_chunk(Benchmark({}, corpus, {}), load_tokenizer(BASE_MODEL), ChunkingConfig())
     by_doc: dict[str, list[dict[str, Any]]] = {}
-    for chunk in chunk_documents(documents, load_tokenizer(BASE_MODEL), ChunkingConfig()):
-        by_doc.setdefault(chunk["doc_id"], []).append({**chunk, "position": 0})
-    return [chunk for doc_id, text in corpus.items()
-            for chunk in by_doc.get(doc_id) or [{"chunk_id": f"{doc_id}#0", "doc_id": doc_id, "text": text, "position": 0}]]
+    for chunk_id, text in chunked.corpus.items():
+        doc_id = chunked.document_of[chunk_id]
+        by_doc.setdefault(doc_id, []).append({"chunk_id": chunk_id, "doc_id": doc_id, "text": text, "position": 0})
+    return [chunk for doc_id in corpus for chunk in by_doc[doc_id]]
 
 
 def chunk_positives(pairs: list[dict[str, Any]], chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
