@@ -329,7 +329,7 @@ class EvaluationConfig(_Section):
         20, ge=1, description="Fewer mapped gold queries are reported as too small to decide: promotion uses synthetic."
     )
     long_documents: Literal["truncate", "best_chunk"] = Field(
-        "truncate", description="A BEIR folder's documents (`run.py evaluate`): truncate: each embedded whole, cut "
+        "truncate", description="A BEIR folder's documents (`run.py evaluate`, `run.py compare --benchmark`): truncate: each embedded whole, cut "
         "at the model's max_seq_length (BEIR's way); best_chunk: cut as the `chunking` section cuts a corpus "
         "(200 tokens of the base model's tokenizer by default), each document ranked by its best chunk (MaxP).",
     )

@@ -11,7 +11,9 @@ def compare_models(config: EmbedtuneConfig, models: list[str], benchmark_dir: st
     """Candidate base models on the same queries and corpus: a BEIR folder, or by default the latest
     held-out synthetic test queries and chunks in ZenML."""
     if benchmark_dir:
-        benchmark = load_beir_benchmark(benchmark_dir, split, config.compare)
+        benchmark = load_beir_benchmark(
+            benchmark_dir, split, config.compare, config.evaluation, config.chunking, config.model.base_model
+        )
     else:
         benchmark = held_out_benchmark(*latest_run_outputs("test", "chunks"), config.compare)
     compare_candidates(benchmark, models, config.compare, config.evaluation, config.model)

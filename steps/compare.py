@@ -7,10 +7,11 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.types import HTMLString
 
-from embedtune.config import CompareConfig, EvaluationConfig, ModelConfig
+from embedtune.config import ChunkingConfig, CompareConfig, EvaluationConfig, ModelConfig
 from embedtune.evaluation import leaderboard as compare
-from embedtune.evaluation.benchmark import load_beir, pairs_to_benchmark
+from embedtune.evaluation.benchmark import Benchmark, by_best_chunk, load_beir, pairs_to_benchmark
 from embedtune.models.api import settings_from_config
+from embedtune.models.loading import load_tokenizer
 from embedtune.reporting.leaderboard import to_html
 from embedtune.util.frames import to_records
 
@@ -27,11 +28,20 @@ def _benchmark(source: str, queries: dict, corpus: dict, qrels: dict, config: Co
 
 @step(enable_cache=False)  # cheap, and a benchmark folder can change under the same path
 def load_beir_benchmark(
-    benchmark_dir: str, split: str, config: CompareConfig
+    benchmark_dir: str, split: str, config: CompareConfig, evaluation: EvaluationConfig | None = None,
+    chunking: ChunkingConfig | None = None, tokenizer_model: str = "",
 ) -> Annotated[dict[str, Any], "compare_benchmark"]:
-    """A BEIR folder's split (human labels), sampled by `compare.max_queries` / `max_corpus`."""
+    """A BEIR folder's split (human labels), sampled by `compare.max_queries` / `max_corpus`; with
+    `evaluation.long_documents: best_chunk` the sampled documents are cut as `chunking` cuts a corpus (in
+    `tokenizer_model`'s tokens) and every candidate ranks each document by its best chunk."""
     queries, corpus, qrels = load_beir(benchmark_dir, split)
-    return _benchmark(f"{benchmark_dir} (qrels/{split}.tsv)", queries, corpus, qrels, config)
+    benchmark = _benchmark(f"{benchmark_dir} (qrels/{split}.tsv)", queries, corpus, qrels, config)
+    if evaluation is not None and evaluation.long_documents == "best_chunk":
+        chunked = by_best_chunk(Benchmark(benchmark["queries"], benchmark["corpus"], benchmark["qrels"]),
+                                load_tokenizer(tokenizer_model), chunking or ChunkingConfig())
+        benchmark.update(corpus=chunked.corpus, document_of=chunked.document_of)
+        log_metadata(metadata={"chunks": len(chunked.corpus), "documents_by": "best chunk"})
+    return benchmark
 
 
 @step
@@ -59,7 +69,8 @@ def compare_candidates(
     )
     api = settings_from_config(config)
     leaderboard = compare.compare_candidates(
-        models, compare_benchmark["queries"], compare_benchmark["corpus"], compare_benchmark["qrels"], settings, api
+        models, compare_benchmark["queries"], compare_benchmark["corpus"], compare_benchmark["qrels"], settings, api,
+        document_of=compare_benchmark.get("document_of"),
     )
     leaderboard["source"] = compare_benchmark["source"]
     leaderboard["sample"] = compare_benchmark.get("sample", {})

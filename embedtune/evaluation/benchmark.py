@@ -72,7 +72,7 @@ def by_best_chunk(benchmark: Benchmark, tokenizer: Any, chunking: Any) -> Benchm
     return Benchmark(benchmark.queries, corpus, benchmark.qrels, document_of)
 
 
-def _documents(chunk_ids: Sequence[str], document_of: Mapping[str, str]) -> list[str]:
+def rank_documents(chunk_ids: Sequence[str], document_of: Mapping[str, str]) -> list[str]:
     """Chunk ranking -> document ranking, each document at its best chunk's place."""
     return list(dict.fromkeys(document_of[chunk_id] for chunk_id in chunk_ids))
 
@@ -187,7 +187,7 @@ def evaluate_models(
             indices, _ = top_k(normalise(full_queries, dim), normalise(full_corpus, dim), depth)
             rankings = {qid: [corpus_ids[i] for i in row] for qid, row in zip(query_ids, indices)}
             if benchmark.document_of is not None:
-                rankings = {qid: _documents(ranking, benchmark.document_of)[:RANK_DEPTH]
+                rankings = {qid: rank_documents(ranking, benchmark.document_of)[:RANK_DEPTH]
                             for qid, ranking in rankings.items()}
             values = per_query_metrics(rankings, qrels)
             per_query[name][str(dim)] = values

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from embedtune import EmbedtuneError, logger
+from embedtune.evaluation.benchmark import rank_documents
 from embedtune.evaluation.metrics import RANK_DEPTH, paired_bootstrap_ci, per_query_metrics
 from embedtune.evaluation.quantization import PRECISIONS, bytes_per_vector, index_bytes, search
 from embedtune.models.catalog import is_api_spec
@@ -160,13 +161,19 @@ def score_candidate(
     qrels: Mapping[str, Mapping[str, int]],
     dims: Sequence[int],
     settings: CompareSettings,
+    document_of: Mapping[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[tuple[int, str], np.ndarray]]:
-    """Rows (dim x precision) with metric means and CIs; per-query NDCG@10 for paired comparisons."""
+    """Rows (dim x precision) with metric means and CIs; per-query NDCG@10 for paired comparisons.
+    With `document_of` (chunk id -> document id) the corpus holds chunks and each document ranks at its
+    best chunk's place (MaxP, as `embedtune.evaluation.benchmark.by_best_chunk`)."""
     rows, per_query = [], {}
+    depth = RANK_DEPTH if document_of is None else min(len(corpus_ids), 4 * RANK_DEPTH)
     for dim in dims:
         for precision in settings.precisions:
-            indices = search(encoded.queries, encoded.corpus, precision, RANK_DEPTH, dim, settings.rescore_candidates)
+            indices = search(encoded.queries, encoded.corpus, precision, depth, dim, settings.rescore_candidates)
             rankings = {qid: [corpus_ids[i] for i in row] for qid, row in zip(query_ids, indices)}
+            if document_of is not None:
+                rankings = {qid: rank_documents(ranking, document_of)[:RANK_DEPTH] for qid, ranking in rankings.items()}
             values = per_query_metrics(rankings, {q: qrels[q] for q in query_ids})
             row: dict[str, Any] = {"dim": dim, "precision": precision}
             for metric in LEADERBOARD_METRICS:
@@ -202,8 +209,10 @@ def compare_candidates(
     api_settings: Any = None,
     encoders: Mapping[str, Encoder] | None = None,
     extra_dims: Sequence[int] = (),
+    document_of: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The leaderboard: candidates, one row per (candidate, dim, precision), the best by the rule."""
+    """The leaderboard: candidates, one row per (candidate, dim, precision), the best by the rule;
+    `document_of` when the corpus holds chunks of longer documents (`score_candidate`)."""
     from embedtune.models.api import ApiError, ApiSettings, make_api_embedder
 
     if not queries:
@@ -217,7 +226,8 @@ def compare_candidates(
     query_texts, corpus_texts = [queries[q] for q in query_ids], [corpus[c] for c in corpus_ids]
     leaderboard: dict[str, Any] = {
         "n_queries": len(query_ids),
-        "n_corpus": len(corpus_ids),
+        "n_corpus": len(corpus_ids) if document_of is None else len(set(document_of.values())),
+        **({"n_chunks": len(corpus_ids), "documents_by": "best chunk"} if document_of is not None else {}),
         "rule": settings.rule,
         "tolerance": settings.tolerance,
         "precisions": list(settings.precisions),
@@ -260,7 +270,7 @@ def compare_candidates(
             continue
         full_dim = int(encoded.corpus.shape[1])
         dims = candidate_dims(resolved, full_dim, extra_dims)
-        rows, values = score_candidate(encoded, query_ids, corpus_ids, qrels, dims, settings)
+        rows, values = score_candidate(encoded, query_ids, corpus_ids, qrels, dims, settings, document_of)
         docs_per_s = len(corpus_ids) / encoded.corpus_seconds if encoded.corpus_seconds > 0 else None
         leaderboard["candidates"].append({
             "model": name,

@@ -114,3 +114,24 @@ def test_unknown_local_model_stops_compare_before_any_work(tmp_path):
                      "--split", "dev")
     assert_clean_error(result, "unknown model")
     assert "compare_candidates" not in result.stdout + result.stderr
+
+
+def test_compare_with_best_chunk_ranks_documents_by_their_chunks(tmp_path, tiny_model_dir, zenml_repository):
+    from zenml.client import Client
+
+    from embedtune.config import parse_parameters
+    from pipelines.compare import compare_models
+
+    benchmark = write_beir(tmp_path / "beir")
+    rows = [json.loads(line) for line in (benchmark / "corpus.jsonl").read_text().splitlines()]
+    filler = " ".join(f"padding sentence {i} with nothing to say." for i in range(20))  # the topic text comes last
+    (benchmark / "corpus.jsonl").write_text(
+        "\n".join(json.dumps({**row, "text": f"{filler} {row['text']}"}) for row in rows), encoding="utf-8"
+    )
+    config = parse_parameters({"evaluation": {"long_documents": "best_chunk"},
+                               "chunking": {"chunk_tokens": 40, "overlap_tokens": 4},
+                               "model": {"base_model": tiny_model_dir}, "compare": {"precisions": ["float32"]}})
+    run = compare_models(config=config, models=[tiny_model_dir], benchmark_dir=str(benchmark), split="dev")
+    board = Client().get_pipeline_run(run.id).steps["compare_candidates"].outputs["leaderboard"]
+    board = (board[0] if isinstance(board, list) else board).load()
+    assert board["documents_by"] == "best chunk" and board["n_corpus"] == 26 < board["n_chunks"]

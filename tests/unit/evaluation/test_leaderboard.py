@@ -51,6 +51,23 @@ def test_compare_applies_each_candidates_prefixes():
     }
 
 
+def test_chunked_corpus_ranks_each_document_at_its_best_chunk():
+    """MaxP: the query matches only the second chunk of document a; with `document_of` a ranks first."""
+    corpus = {"a#0": "intro", "a#1": "the answer", "b#0": "other"}
+    vectors = {"a#0": [0.0, 1.0], "a#1": [1.0, 0.0], "b#0": [0.6, 0.8]}
+
+    def encoder(queries, texts, query_prompt, document_prompt):
+        return compare.Encoded(np.array([[1.0, 0.0]] * len(queries)), np.array([vectors[c] for c in corpus]), 0.1, 0.1, 8)
+
+    settings = compare.CompareSettings(precisions=["float32"], bootstrap_samples=100)
+    queries, qrels = {"q": "where is the answer"}, {"q": {"a": 1}}
+    board = compare.compare_candidates(["m"], queries, corpus, qrels, settings, encoders={"m": encoder},
+                                       document_of={"a#0": "a", "a#1": "a", "b#0": "b"})
+    assert (board["n_corpus"], board["n_chunks"], board["rows"][0]["ndcg@10"]) == (2, 3, 1.0)
+    unchunked = compare.compare_candidates(["m"], queries, corpus, qrels, settings, encoders={"m": encoder})
+    assert unchunked["rows"][0]["ndcg@10"] == 0.0 and "n_chunks" not in unchunked  # chunk ids are not documents
+
+
 def test_sample_keeps_every_relevant_document_and_is_seeded():
     corpus = {f"d{i}": f"text {i}" for i in range(100)}
     queries = {f"q{i}": f"query {i}" for i in range(30)}
