@@ -270,6 +270,12 @@ class TrainingConfig(_Section):
         "up to this many of the teacher's checked negatives (teacher.negatives_per_query), topped up with other "
         "pairs' passages.",
     )
+    in_batch_guide: Literal["none", "base"] = Field(
+        "none", description="mnrl: base: the frozen base model guides MNRL's negatives (GISTEmbed masking, "
+        "CachedGISTEmbedLoss at MNRL's scale): a negative it scores above the query's positive, in-batch or "
+        "mined, is left out of that query's softmax. For corpora where many passages answer one query, whose "
+        "in-batch negatives are often relevant.",
+    )
     loss: Literal["mnrl", "margin_mse", "mnrl+margin_mse", "distill_kl", "mnrl+distill_kl"] = Field(
         "mnrl", description="mnrl: in-batch negatives; margin_mse: the teacher's margins (needs teacher.kind); "
         "distill_kl: listwise, the teacher's distribution over the positive and its negatives (needs teacher.kind); "

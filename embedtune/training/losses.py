@@ -2,6 +2,8 @@
 
 - `mnrl`: CachedMultipleNegativesRankingLoss on one row per query (`training_columns`: anchor, positive and
   the mined negative, or `training.mnrl_negatives` of the teacher's checked negatives).
+  With `training.in_batch_guide: base`, CachedGISTEmbedLoss at the same scale instead: negatives the frozen
+  base model scores above the query's positive are masked (GISTEmbed, Solatorio 2024).
 - `margin_mse`: MarginMSELoss on the teacher's margins (`distillation_columns`: one row per query with its
   k teacher-checked negatives; rows from `embedtune.teacher.labels`).
 - `distill_kl`: DistillKLDivLoss on the same rows (`listwise_labels`: the teacher's logits over the
@@ -18,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from embedtune import EmbedtuneError
 from embedtune.config import ModelConfig, TrainingConfig
+
+MNRL_SCALE = 20.0  # MNRL's logit scale (1 / temperature); the guided loss uses the same
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -94,6 +98,17 @@ def one_row_per_query(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def frozen_copy(model: SentenceTransformer) -> SentenceTransformer:
+    """A copy of `model` as it is now, in eval mode and without gradients: the guide of `in_batch_guide: base`."""
+    import copy
+
+    guide = copy.deepcopy(model)
+    guide.eval()
+    for parameter in guide.parameters():
+        parameter.requires_grad_(False)
+    return guide
+
+
 def scaled_dot_score(a: Any, b: Any, scale: float = 1.0) -> Any:
     """`scale` x the row-wise dot product (cosine for normalised embeddings): MarginMSELoss's similarity
     under `training.margin_mse_scale`."""
@@ -112,6 +127,7 @@ def build_datasets_and_losses(model: SentenceTransformer, train: Sequence[dict[s
     (sentence-transformers' multi-dataset training)."""
     from datasets import Dataset
     from sentence_transformers.losses import (
+        CachedGISTEmbedLoss,
         CachedMultipleNegativesRankingLoss,
         DistillKLDivLoss,
         MarginMSELoss,
@@ -123,7 +139,12 @@ def build_datasets_and_losses(model: SentenceTransformer, train: Sequence[dict[s
     if "mnrl" in config.loss:
         datasets["mnrl"] = Dataset.from_dict(
             training_columns(train, config.use_negatives, config.seed, config.mnrl_negatives))
-        inner = CachedMultipleNegativesRankingLoss(model, mini_batch_size=min(config.mini_batch_size, batch_size))
+        mini_batch_size = min(config.mini_batch_size, batch_size)
+        if config.in_batch_guide == "base":  # GISTEmbed: the base's view masks likely false negatives
+            inner = CachedGISTEmbedLoss(model, frozen_copy(model), temperature=1 / MNRL_SCALE,
+                                        mini_batch_size=mini_batch_size, contrast_anchors=False, contrast_positives=False)
+        else:
+            inner = CachedMultipleNegativesRankingLoss(model, scale=MNRL_SCALE, mini_batch_size=mini_batch_size)
         losses["mnrl"] = MatryoshkaLoss(model, inner, matryoshka_dims=model_config.matryoshka_dims)
     if "margin_mse" in config.loss:
         columns = distillation_columns(train)

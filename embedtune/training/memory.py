@@ -138,7 +138,8 @@ def training_shape(model: SentenceTransformer, config: TrainingConfig, batch_siz
     half_weights = any(p.element_size() == 2 and p.is_floating_point() for p in parameters)
     return TrainingShape(
         parameters=sum(p.numel() for p in parameters),
-        weight_bytes=sum(p.numel() * p.element_size() for p in parameters),
+        # `in_batch_guide: base` keeps a frozen copy of the weights beside them
+        weight_bytes=sum(p.numel() * p.element_size() for p in parameters) * (2 if config.in_batch_guide == "base" else 1),
         trainable=sum(p.numel() for p in trainable),
         trainable_bytes=trainable[0].element_size() if trainable else 4,
         lora_trainable=_lora_trainable(model, config),

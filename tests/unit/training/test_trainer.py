@@ -290,3 +290,34 @@ def test_bf16_autocast_trains_on_a_cpu_with_native_bf16(tiny_model_dir):
     )
     assert result.metrics["precision"] == "bf16" and np.isfinite(result.metrics["train_loss"])
     assert not np.allclose(before, result.model.encode(["what about neutron stars"]))
+
+
+def test_in_batch_guide_masks_what_the_base_ranks_above_the_positive_and_stays_frozen(tiny_model_dir):
+    from sentence_transformers import SentenceTransformer
+
+    from embedtune.training.losses import build_datasets_and_losses
+
+    model = SentenceTransformer(tiny_model_dir)
+    anchors = ["neutron stars spin fast", "sourdough needs a starter"]
+    # the first query's own positive is unrelated; the second's is the first query's words: a false negative
+    positives = ["bread proofing times", "neutron stars spin fast indeed"]
+    features = [model.tokenize(anchors), model.tokenize(positives)]
+    values = {}
+    for guide in ("none", "base"):
+        config = TrainingConfig(batch_size=2, mini_batch_size=2, use_negatives=False, in_batch_guide=guide)
+        _, losses = build_datasets_and_losses(
+            model, make_pairs(4), ModelConfig(base_model=tiny_model_dir, matryoshka_dims=[64]), config, 2)
+        inner = losses["mnrl"].loss
+        values[guide] = float(inner([dict(f) for f in features], None).detach())
+    assert type(inner).__name__ == "CachedGISTEmbedLoss" and not any(p.requires_grad for p in inner.guide.parameters())
+    assert values["base"] < values["none"] - 1e-3  # the masked false negative no longer counts against query 1
+
+    before = inner.guide.encode(["what about neutron stars"])
+    train, validation = make_pairs(64), make_pairs(8, doc_prefix="v")
+    result = train_embedder(
+        model, train, validation, chunks_for(train + validation),
+        ModelConfig(base_model=tiny_model_dir, matryoshka_dims=[64, 32]),
+        TrainingConfig(epochs=1, batch_size=16, mini_batch_size=8, learning_rate=1e-3, in_batch_guide="base"),
+    )
+    assert np.isfinite(result.metrics["train_loss"])
+    assert not np.allclose(before, result.model.encode(["what about neutron stars"]))
