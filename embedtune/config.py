@@ -321,6 +321,12 @@ class TrainingConfig(_Section):
             raise ValueError("training.merge_with_base < 1 needs whole weights: use training.lora_save merged")
         return self
 
+    @model_validator(mode="after")
+    def _guide_needs_mnrl(self) -> TrainingConfig:
+        if self.in_batch_guide != "none" and "mnrl" not in self.loss:
+            raise ValueError(f"training.in_batch_guide guides MNRL's negatives; training.loss {self.loss} has no mnrl")
+        return self
+
 
 class EvaluationConfig(_Section):
     bootstrap_samples: int = Field(1000, ge=100)

@@ -321,3 +321,8 @@ def test_in_batch_guide_masks_what_the_base_ranks_above_the_positive_and_stays_f
     )
     assert np.isfinite(result.metrics["train_loss"])
     assert not np.allclose(before, result.model.encode(["what about neutron stars"]))
+
+
+def test_in_batch_guide_without_mnrl_is_refused():
+    with pytest.raises(ValueError, match="in_batch_guide guides MNRL"):
+        TrainingConfig(loss="margin_mse", in_batch_guide="base")
