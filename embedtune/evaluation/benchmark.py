@@ -77,6 +77,28 @@ def rank_documents(chunk_ids: Sequence[str], document_of: Mapping[str, str]) -> 
     return list(dict.fromkeys(document_of[chunk_id] for chunk_id in chunk_ids))
 
 
+def search_depth(n_passages: int, document_of: Mapping[str, str] | None) -> int:
+    """Passages to retrieve per query: RANK_DEPTH, or 4x that over chunks so that RANK_DEPTH documents remain."""
+    return RANK_DEPTH if document_of is None else min(n_passages, 4 * RANK_DEPTH)
+
+
+def rankings_of(indices: Any, query_ids: Sequence[str], corpus_ids: Sequence[str],
+                document_of: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """Search results (row i: corpus positions for query i) -> query id -> ranked ids: passages, or with
+    `document_of` (the corpus holds chunks) documents, each at its best chunk's place, RANK_DEPTH of them."""
+    rankings = {qid: [corpus_ids[i] for i in row] for qid, row in zip(query_ids, indices)}
+    if document_of is None:
+        return rankings
+    return {qid: rank_documents(ranking, document_of)[:RANK_DEPTH] for qid, ranking in rankings.items()}
+
+
+def corpus_sizes(corpus_ids: Sequence[str], document_of: Mapping[str, str] | None) -> dict[str, Any]:
+    """`n_corpus` (documents), and `n_chunks` / `documents_by` when the corpus holds chunks: for reports."""
+    if document_of is None:
+        return {"n_corpus": len(corpus_ids)}
+    return {"n_corpus": len(set(document_of.values())), "n_chunks": len(corpus_ids), "documents_by": "best chunk"}
+
+
 def load_beir(folder: str | Path, split: str = "test") -> Benchmark:
     """Read a BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv (header row, any line ending)."""
     folder = Path(folder)
@@ -152,8 +174,7 @@ def evaluate_models(
     query_ids, corpus_ids = sorted(queries), list(corpus)
     report: dict[str, Any] = {
         "n_queries": len(query_ids),
-        "n_corpus": len(corpus_ids) if benchmark.document_of is None else len(set(benchmark.document_of.values())),
-        **({"n_chunks": len(corpus_ids), "documents_by": "best chunk"} if benchmark.document_of is not None else {}),
+        **corpus_sizes(corpus_ids, benchmark.document_of),
         "metrics": list(METRICS),
         "models": {},
         "gains": {},
@@ -183,12 +204,9 @@ def evaluate_models(
         per_query[name] = {}
         report["models"][name] = {}
         for dim in [full_queries.shape[1], *model_dims]:
-            depth = RANK_DEPTH if benchmark.document_of is None else min(len(corpus_ids), 4 * RANK_DEPTH)
+            depth = search_depth(len(corpus_ids), benchmark.document_of)
             indices, _ = top_k(normalise(full_queries, dim), normalise(full_corpus, dim), depth)
-            rankings = {qid: [corpus_ids[i] for i in row] for qid, row in zip(query_ids, indices)}
-            if benchmark.document_of is not None:
-                rankings = {qid: rank_documents(ranking, benchmark.document_of)[:RANK_DEPTH]
-                            for qid, ranking in rankings.items()}
+            rankings = rankings_of(indices, query_ids, corpus_ids, benchmark.document_of)
             values = per_query_metrics(rankings, qrels)
             per_query[name][str(dim)] = values
             report["models"][name][str(dim)] = {metric: float(v.mean()) for metric, v in values.items()}

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from embedtune import EmbedtuneError, logger
-from embedtune.evaluation.benchmark import rank_documents
-from embedtune.evaluation.metrics import RANK_DEPTH, paired_bootstrap_ci, per_query_metrics
+from embedtune.evaluation.benchmark import corpus_sizes, rankings_of, search_depth
+from embedtune.evaluation.metrics import paired_bootstrap_ci, per_query_metrics
 from embedtune.evaluation.quantization import PRECISIONS, bytes_per_vector, index_bytes, search
 from embedtune.models.catalog import is_api_spec
 from embedtune.models.devices import hardware_summary
@@ -167,13 +167,11 @@ def score_candidate(
     With `document_of` (chunk id -> document id) the corpus holds chunks and each document ranks at its
     best chunk's place (MaxP, as `embedtune.evaluation.benchmark.by_best_chunk`)."""
     rows, per_query = [], {}
-    depth = RANK_DEPTH if document_of is None else min(len(corpus_ids), 4 * RANK_DEPTH)
+    depth = search_depth(len(corpus_ids), document_of)
     for dim in dims:
         for precision in settings.precisions:
             indices = search(encoded.queries, encoded.corpus, precision, depth, dim, settings.rescore_candidates)
-            rankings = {qid: [corpus_ids[i] for i in row] for qid, row in zip(query_ids, indices)}
-            if document_of is not None:
-                rankings = {qid: rank_documents(ranking, document_of)[:RANK_DEPTH] for qid, ranking in rankings.items()}
+            rankings = rankings_of(indices, query_ids, corpus_ids, document_of)
             values = per_query_metrics(rankings, {q: qrels[q] for q in query_ids})
             row: dict[str, Any] = {"dim": dim, "precision": precision}
             for metric in LEADERBOARD_METRICS:
@@ -226,8 +224,7 @@ def compare_candidates(
     query_texts, corpus_texts = [queries[q] for q in query_ids], [corpus[c] for c in corpus_ids]
     leaderboard: dict[str, Any] = {
         "n_queries": len(query_ids),
-        "n_corpus": len(corpus_ids) if document_of is None else len(set(document_of.values())),
-        **({"n_chunks": len(corpus_ids), "documents_by": "best chunk"} if document_of is not None else {}),
+        **corpus_sizes(corpus_ids, document_of),
         "rule": settings.rule,
         "tolerance": settings.tolerance,
         "precisions": list(settings.precisions),
