@@ -56,6 +56,7 @@ class TrainingShape:
     gradient_checkpointing: bool
     lora: bool
     device: str
+    guide_bytes: int = 0  # a frozen copy of the weights (`training.in_batch_guide: base`), made after the check
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,9 @@ def estimate(shape: TrainingShape) -> MemoryEstimate:
         activations = shape.tokens_in_flight * hidden * shape.activation_bytes * shape.layers + full_layer
     else:
         activations = full_layer * shape.layers
-    subtotal = shape.weight_bytes + gradients + optimizer + int(activations)
+    subtotal = shape.weight_bytes + shape.guide_bytes + gradients + optimizer + int(activations)
     overhead = GPU_OVERHEAD_BYTES if shape.device.startswith("cuda") else 0
-    return MemoryEstimate(weights=shape.weight_bytes, gradients=gradients, optimizer=optimizer,
+    return MemoryEstimate(weights=shape.weight_bytes + shape.guide_bytes, gradients=gradients, optimizer=optimizer,
                           activations=int(activations), total=int(subtotal * OVERHEAD_FACTOR) + overhead)
 
 
@@ -138,8 +139,7 @@ def training_shape(model: SentenceTransformer, config: TrainingConfig, batch_siz
     half_weights = any(p.element_size() == 2 and p.is_floating_point() for p in parameters)
     return TrainingShape(
         parameters=sum(p.numel() for p in parameters),
-        # `in_batch_guide: base` keeps a frozen copy of the weights beside them
-        weight_bytes=sum(p.numel() * p.element_size() for p in parameters) * (2 if config.in_batch_guide == "base" else 1),
+        weight_bytes=sum(p.numel() * p.element_size() for p in parameters),
         trainable=sum(p.numel() for p in trainable),
         trainable_bytes=trainable[0].element_size() if trainable else 4,
         lora_trainable=_lora_trainable(model, config),
@@ -149,6 +149,7 @@ def training_shape(model: SentenceTransformer, config: TrainingConfig, batch_siz
         # as 17 GiB was killed at 22.8): counted as fp32 there, erring high
         activation_bytes=2 if (mixed_precision and not device.startswith("cpu")) or half_weights else 4,
         gradient_checkpointing=config.gradient_checkpointing, lora=config.lora, device=device,
+        guide_bytes=sum(p.numel() * p.element_size() for p in parameters) if config.in_batch_guide == "base" else 0,
     )
 
 

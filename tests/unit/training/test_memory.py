@@ -36,6 +36,17 @@ def test_the_estimate_adds_weights_gradients_adam_and_activations():
     assert checkpointed.activations < memory.estimate(qwen3_8b()).activations / 10
 
 
+def test_the_guides_frozen_copy_is_counted_once_beside_the_weights(tiny_model_dir):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(tiny_model_dir)
+    plain = memory.training_shape(model, TrainingConfig(), 32, "cpu", False)
+    guided = memory.training_shape(model, TrainingConfig(in_batch_guide="base"), 32, "cpu", False)
+    assert plain.guide_bytes == 0 and guided.guide_bytes == guided.weight_bytes == plain.weight_bytes > 0
+    assert memory.estimate(guided).weights == 2 * memory.estimate(plain).weights
+    assert memory.estimate(guided).total > memory.estimate(plain).total
+
+
 def test_a_model_too_large_for_the_device_is_refused_with_the_estimate_and_a_setting_that_fits(monkeypatch):
     from embedtune.models import devices
 
