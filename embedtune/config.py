@@ -188,6 +188,10 @@ class TeacherConfig(_Section):
     api_model: str | None = Field(None, description="API embedder for kind=api (cohere:embed-v4.0 ...); its key "
                                   "from the environment.")
     api_max_cost_usd: float | None = Field(10.0, ge=0, description="kind=api: refuse above this estimate (USD).")
+    dense_model: str | None = Field(
+        None, description="kind=hybrid: a local embedder (catalog name or folder) for the hybrid's dense half "
+        "instead of the base model, e.g. all-mpnet-base-v2 (`make models`): a larger model distilled into the student."
+    )
     fusion_weight: float | None = Field(
         None, ge=0, le=1, description="BM25 share of the hybrid; None: chosen on the synthetic validation queries."
     )
@@ -211,6 +215,8 @@ class TeacherConfig(_Section):
             raise ValueError("teacher.kind cross_encoder needs teacher.cross_encoder (a CrossEncoder folder)")
         if self.kind == "api" and not (self.api_model and ":" in self.api_model):
             raise ValueError("teacher.kind api needs teacher.api_model, an API model such as cohere:embed-v4.0")
+        if self.dense_model and self.kind != "hybrid":
+            raise ValueError(f"teacher.dense_model is the hybrid's dense half; teacher.kind is {self.kind}, not hybrid")
         return self
 
 

@@ -6,9 +6,9 @@
 Workflow:
 1. Dense candidates: the base model's top `candidates` chunks per training query (never the positive or
    a chunk overlapping it), as GPL mines them.
-2. The teacher (`build_teacher`): hybrid BM25 + base embedder with its weight chosen on the *synthetic*
-   validation queries (their positives are known), or a CrossEncoder. The report gives the teacher's and
-   the dense model's NDCG@10 on those queries.
+2. The teacher (`build_teacher`): hybrid BM25 + base embedder (or `dense_model`, a larger local one) with
+   its weight chosen on the *synthetic* validation queries (their positives are known), or a CrossEncoder.
+   The report gives the teacher's and its dense half's NDCG@10 on those queries.
 3. The teacher scores the positive and every candidate. A candidate it scores within
    `false_negative_margin` of the positive (or above) is probably an unlabelled positive: dropped.
 4. The first `negatives_per_query` survivors (dense order: hardest first) become rows
@@ -57,6 +57,21 @@ def dense_candidates(query_vectors: np.ndarray, corpus_vectors: np.ndarray, posi
     return out
 
 
+def _dense_half(name: str, texts: Sequence[str], device: str) -> tuple[np.ndarray, Any]:
+    """Corpus vectors and a query encoder from `teacher.dense_model`, with that model's own prompts."""
+    from embedtune.models.loading import load_embedder
+
+    dense = load_embedder(name, device=device)
+    query_prompt, document_prompt = model_prompts(dense)
+    logger.info("teacher: encoding %d passages with %s for the hybrid's dense half", len(texts), name)
+    corpus_vectors = encode(dense, texts, document_prompt)
+
+    def encode_queries(queries: Sequence[str]) -> np.ndarray:
+        return encode(dense, queries, query_prompt)
+
+    return corpus_vectors, encode_queries
+
+
 def build_teacher(model: SentenceTransformer, chunks: Sequence[dict[str, Any]], corpus_vectors: np.ndarray,
                   validation: Sequence[dict[str, Any]], config: TeacherConfig) -> tuple[Teacher, dict[str, Any]]:
     """The configured teacher and what was measured choosing it (NDCG@10 on the validation queries)."""
@@ -73,6 +88,9 @@ def build_teacher(model: SentenceTransformer, chunks: Sequence[dict[str, Any]], 
 
     def encode_queries(queries: Sequence[str]) -> np.ndarray:
         return encode(model, queries, query_prompt)
+
+    if config.dense_model:  # the same hybrid, its dense half a larger local embedder (distilled into the student)
+        corpus_vectors, encode_queries = _dense_half(config.dense_model, texts, str(model.device))
 
     if config.kind == "api":  # the same hybrid, its dense half an API embedder (a stronger model than the base)
         from embedtune.models.api import ApiSettings, api_embedder
@@ -99,8 +117,9 @@ def build_teacher(model: SentenceTransformer, chunks: Sequence[dict[str, Any]], 
                       dense_ndcg_at_10=round(table[0.0], 4), bm25_ndcg_at_10=round(table[1.0], 4),
                       teacher_ndcg_at_10=round(table[weight], 4))
     teacher = HybridTeacher(texts, corpus_vectors, encode_queries, lexical, weight)
+    if config.kind == "api" or config.dense_model:
+        teacher.name = f"hybrid({config.api_model or config.dense_model}, bm25 weight {weight:.2f})"
     if config.kind == "api":
-        teacher.name = f"hybrid({config.api_model}, bm25 weight {weight:.2f})"
         report["api_usage"] = embedder.usage()  # corpus and validation queries so far
     report.update(teacher=teacher.name, fusion_weight=weight)
     return teacher, report

@@ -96,3 +96,31 @@ def test_pairs_outside_the_corpus_are_refused(labelled):
     train, _, _, model, chunks = labelled
     with pytest.raises(EmbedtuneError, match="not in the corpus"):
         label_pairs([{**train[0], "positive_id": "nope"}], [], chunks, model, TeacherConfig(kind="hybrid"))
+
+
+def test_a_dense_model_replaces_the_base_model_in_the_hybrid(labelled, minilm_path):
+    from embedtune.models.encoding import encode
+    from embedtune.models.loading import load_embedder
+    from embedtune.teacher.fusion import standardise
+
+    train, _, _, model, chunks = labelled
+    config = TeacherConfig(kind="hybrid", candidates=6, negatives_per_query=2, fusion_weight=0.0,
+                           dense_model=minilm_path, false_negative_margin=-100.0)
+    rows, report = label_pairs(train, [], chunks, model, config)
+    assert minilm_path in report["teacher"]
+    index_of = {chunk["chunk_id"]: i for i, chunk in enumerate(chunks)}
+    texts = [chunk["text"] for chunk in chunks]
+
+    def margins(embedder):  # weight 0: the teacher is its dense half's per-query z-scored cosine
+        z = standardise(encode(embedder, [row["query"] for row in rows]) @ encode(embedder, texts).T)
+        return np.array([z[i, index_of[r["positive_id"]]] - z[i, index_of[r["negative_id"]]]
+                         for i, r in enumerate(rows)])
+
+    labelled_margins = np.array([row["teacher_margin"] for row in rows])
+    assert labelled_margins == pytest.approx(margins(load_embedder(minilm_path)), abs=1e-4)
+    assert not np.allclose(labelled_margins, margins(model), atol=1e-3)  # not the student's own
+
+
+def test_a_dense_model_belongs_to_the_hybrid_only():
+    with pytest.raises(ValueError, match="dense_model"):
+        TeacherConfig(kind="cross_encoder", cross_encoder="x", dense_model="all-mpnet-base-v2")
