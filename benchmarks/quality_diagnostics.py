@@ -1,4 +1,4 @@
-"""Two questions about the SciFact quality study that a grid row cannot answer (#15).
+"""Three questions about the quality study that a grid row cannot answer (#15).
 
 `length`: does cutting abstracts at the model's 256 tokens cost the dense model? 71% of SciFact's 5,183
 abstracts are longer (median 316 tokens), and the claims are often about the findings at the end. Each model
@@ -9,11 +9,20 @@ is scored on the dev claims with whole abstracts at 256 and at 512 tokens, and b
 validation queries ("val") or none ("unseen")? With the hybrid teacher's gain on the same claims (BM25
 weight 0.4). The pair set's split is the grid's (`split_by_document`, seed 42, 10% validation).
 
+`ceiling`: how far above the base model is the best teacher that can be built here? For each dense model
+(the base, or a larger local one as `teacher.dense_model`), the hybrid with stemmed BM25 at every weight 0,
+0.1, ..., 1; the weight with the best NDCG@10 on the *select* half of the human queries is reported on the
+*report* half. A student distilled from a teacher rarely passes it, so this bounds what any recipe built on
+these teachers can show on those queries. Abstracts are cut at 256 tokens for every model, as in the grid.
+
     python benchmarks/quality_diagnostics.py length --models base=all-MiniLM-L6-v2 --settings 256,512,maxp \
         --output benchmarks/results/quality-diagnostics-2026-12-03-length.json
     python benchmarks/quality_diagnostics.py coverage --model <a model saved by quality_grid --save-models> \
         --pairs benchmarks/data/scifact-llm-v2.jsonl.gz@4845 \
         --output benchmarks/results/quality-diagnostics-2026-12-03-coverage.json
+    python benchmarks/quality_diagnostics.py --benchmark ../shared/data/cranfield-dev ceiling \
+        --pairs benchmarks/data/cranfield-llm-v2.jsonl.gz --models base=all-MiniLM-L6-v2 \
+        --models mpnet=all-mpnet-base-v2 --output benchmarks/results/quality-diagnostics-2026-12-03-ceiling-cranfield.json
 
 Few-shot claims of the pair set are left out of every half, as in `quality_grid.py`.
 """
@@ -36,11 +45,13 @@ import quality_grid as qg  # benchmarks/ is on the path above
 PAIRS = ROOT / "benchmarks" / "data" / "scifact-llm-v2.jsonl.gz"
 
 
-def load(benchmark: str):
+def load(benchmark: str, pairs: Path = PAIRS):
     from embedtune.evaluation.benchmark import load_beir
 
-    claims, corpus, qrels = load_beir(benchmark, split="train")  # scifact-dev keeps its dev claims as "train"
-    _, few_shot = qg.read_pair_set(PAIRS, corpus)
+    # scifact-dev keeps its dev claims as "train"; cranfield-dev has qrels/dev.tsv
+    split = "dev" if (Path(benchmark) / "qrels" / "dev.tsv").is_file() else "train"
+    claims, corpus, qrels = load_beir(benchmark, split=split)
+    _, few_shot = qg.read_pair_set(pairs, corpus)
     return claims, corpus, qrels, few_shot
 
 
@@ -113,6 +124,36 @@ def coverage(args: argparse.Namespace) -> dict:
     return out
 
 
+def ceiling(args: argparse.Namespace) -> dict:
+    from embedtune.config import ModelConfig
+    from embedtune.models.embedding_cache import cache_for, use_cache
+    from embedtune.models.loading import load_embedder
+    from embedtune.teacher.lexical import LexicalIndex
+
+    claims, corpus, qrels, few_shot = load(args.benchmark, Path(args.pairs))
+    ids = sorted(claims)
+    excluded = frozenset(i for i, q in enumerate(ids) if q in few_shot)
+    lexical = LexicalIndex(list(corpus.values()))
+    bm25 = np.vstack([lexical.scores(claims[q]) for q in ids])
+    weights = [round(w / 10, 1) for w in range(11)]
+    out: dict = {"weights": weights, "excluded_few_shot": len(excluded)}
+    baseline = None
+    with use_cache(cache_for(ModelConfig())):  # corpus vectors the grid already encoded are read back
+        for spec in args.models:
+            name, path = spec.split("=", 1)
+            dense = qg.dense_scores(load_embedder(path, 256, "cpu"), claims, corpus, 64)
+            table = {}
+            for weight in weights:
+                metrics = qg.fused_metrics(dense, bm25, weight, claims, corpus, qrels)
+                baseline = baseline or metrics  # the first model alone (weight 0) is the base of every gain
+                table[f"{weight:.1f}"] = qg.summarise(baseline, metrics, args.seed, excluded)
+            best = max(table, key=lambda w: table[w]["select"]["ndcg@10"])
+            out[name] = {"by_weight": table, "chosen_on_select": float(best), "report": table[best]["report"]}
+            print(name, "weight", best, "report", {k: round(v, 4) for k, v in table[best]["report"]["gain"].items()},
+                  flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--benchmark", default=str(qg.SCIFACT))
@@ -126,10 +167,16 @@ def main() -> None:
     by_coverage.add_argument("--model", required=True)
     by_coverage.add_argument("--pairs", default=f"{PAIRS}@4845")
     by_coverage.add_argument("--output", type=Path, required=True)
+    by_ceiling = commands.add_parser("ceiling")
+    by_ceiling.add_argument("--models", action="append", required=True, metavar="NAME=DIR",
+                            help="dense models; the first alone is the base of every gain")
+    by_ceiling.add_argument("--pairs", default=str(PAIRS), help="the pair set whose few-shot queries are left out")
+    by_ceiling.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
     if not (Path(args.benchmark) / "corpus.jsonl").is_file():
         sys.exit(f"quality_diagnostics: {args.benchmark} has no corpus.jsonl")
-    result = {"command": " ".join(["python", *sys.argv]), **(length(args) if args.command == "length" else coverage(args))}
+    run = {"length": length, "coverage": coverage, "ceiling": ceiling}[args.command]
+    result = {"command": " ".join(["python", *sys.argv]), **run(args)}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
 
