@@ -454,9 +454,12 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     bm25 = np.vstack([lexical.scores(claims[q]) for q in sorted(claims)])
     references: dict[str, Any] = {}
 
-    def add_reference(name: str, weight: float) -> None:
+    def add_reference(name: str, weight: float, dense_model: str | None = None) -> None:
+        """A hybrid on the same claims: the base model's (or the teacher's `dense_model`) with BM25."""
         if name not in references:
-            metrics = fused_metrics(base_dense, bm25, weight, claims, corpus, qrels)
+            dense = base_dense if dense_model is None else dense_scores(  # loaded as the teacher loads it
+                load_embedder(dense_model, device=device), claims, corpus, args.batch_size, maxp)
+            metrics = fused_metrics(dense, bm25, weight, claims, corpus, qrels)
             references[name] = summarise(base_metrics, metrics, args.seed, excluded)
             print(json.dumps({"reference": name, "ndcg_all": round(references[name]["all"]["ndcg@10"], 4)}), flush=True)
 
@@ -522,7 +525,9 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
             release_memory(device)
             if training["teacher"].get("fusion_weight") is not None:  # the teacher itself, on the same claims
                 weight = training["teacher"]["fusion_weight"]
-                add_reference(f"{TEACHER_REFERENCE} (BM25 weight {weight:.1f})", weight)
+                dense_model = parse_variant(variant)[0].get("teacher.dense_model")
+                add_reference(f"{TEACHER_REFERENCE} ({dense_model + ', ' if dense_model else ''}BM25 weight "
+                              f"{weight:.1f})", weight, dense_model)
             row = {"pairs": name, "variant": variant, "training": training, "scores": scores,
                    **({"fused": fused} if fused else {}), **({"interpolated": mixed} if mixed else {})}
             result["rows"].append(row)
