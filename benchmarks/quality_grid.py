@@ -237,6 +237,7 @@ def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any
         pool.setdefault(pair["positive_id"], {"chunk_id": pair["positive_id"], "text": pair["positive"]})
     model_config = ModelConfig(base_model=BASE_MODEL, device=device)
     model = load_embedder(BASE_MODEL, model_config.max_seq_length, device)
+    synthetic = {"base": synthetic_ndcg(model, validation, list(pool.values()))}
     teacher_report: dict[str, Any] = {}
     earlier: list[dict[str, Any]] = []
     for round_ in range(rounds):
@@ -252,10 +253,33 @@ def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any
     metrics = {key: result.metrics.get(key) for key in (
         "train_pairs", "train_rows", "validation_pairs", "train_seconds", "global_steps", "best_checkpoint", "device",
         "precision")}
+    synthetic["tuned"] = synthetic_ndcg(model, validation, list(pool.values()))
+    if teacher_report.get("teacher_ndcg_at_10") is not None:
+        synthetic["teacher"] = teacher_report["teacher_ndcg_at_10"]
+    metrics["synthetic_validation_ndcg@10"] = synthetic
+    metrics["validation_curve"] = [(entry["step"], entry[key]) for entry in result.metrics.get("log_history", [])
+                                   for key in entry if key.endswith("ndcg@10")]
     if earlier:
         metrics["earlier_rounds"] = earlier
         metrics["train_seconds"] = round(sum(r["train_seconds"] or 0 for r in earlier) + (metrics["train_seconds"] or 0), 2)
     return model, {**metrics, "teacher": teacher_report}
+
+
+def synthetic_ndcg(model, validation: list[dict[str, Any]], passages: list[dict[str, Any]]) -> float | None:
+    """NDCG@10 of `model` on the synthetic validation queries over all `passages` (their positive the one
+    relevant passage): the teacher's `teacher_ndcg_at_10` is measured the same way, so base, student and
+    teacher compare on the queries the student was trained to answer (in distribution), next to the human ones."""
+    from embedtune.models.encoding import encode, model_prompts
+    from embedtune.teacher.fusion import ndcg_at_10
+
+    index_of = {passage["chunk_id"]: i for i, passage in enumerate(passages)}
+    held_out = [pair for pair in validation if pair.get("positive_id") in index_of]
+    if not held_out:
+        return None
+    query_prompt, document_prompt = model_prompts(model)
+    vectors = encode(model, [passage["text"] for passage in passages], document_prompt)
+    scores = encode(model, [pair["query"] for pair in held_out], query_prompt) @ vectors.T
+    return round(ndcg_at_10(scores, [{index_of[pair["positive_id"]]} for pair in held_out]), 4)
 
 
 def dense_scores(model, claims: dict[str, str], corpus: dict[str, str], batch_size: int,
@@ -372,6 +396,15 @@ def markdown(result: dict[str, Any]) -> str:
                          f"{f['vs_base']['all']['ndcg@10']:.4f} | {_ci(f['vs_base']['report']['gain'])} | "
                          f"{f['vs_base_hybrid']['select']['gain']['gain']:+.4f} | "
                          f"{_ci(f['vs_base_hybrid']['report']['gain'])} |")
+    synthetic = [row for row in result["rows"] if row["training"].get("synthetic_validation_ndcg@10")]
+    if synthetic:
+        lines += ["", ("On the synthetic validation queries (held-out generated queries, their source passage the one "
+                  "relevant one, over all passages): what the student learned where it was trained, next to its teacher:"),
+                  "", "| pairs | variant | base | tuned | teacher |", "|---|---|---|---|---|"]
+        for row in synthetic:
+            v = row["training"]["synthetic_validation_ndcg@10"]
+            lines.append(f"| {row['pairs']} | {row['variant'] or 'default'} | {v.get('base')} | {v.get('tuned')} | "
+                         f"{v.get('teacher', '-')} |")
     mixed = [row for row in result["rows"] if row.get("interpolated")]
     if mixed:
         lines += ["", ("Each model's weights mixed with the base model's (WiSE-FT: share x tuned + (1 - share) x base), "

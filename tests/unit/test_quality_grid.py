@@ -181,3 +181,25 @@ def test_plot_draws_gain_against_pairs_from_grid_results(tmp_path):
     result.write_text(json.dumps({"rows": rows, "references": {"BM25": {"report": {"gain": gain}}}}))
     grid.plot([result], tmp_path / "scaling.png")
     assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_synthetic_validation_ndcg_ranks_all_passages_and_gets_its_own_table(tiny_model_dir):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(tiny_model_dir, device="cpu")
+    passages = [{"chunk_id": "a", "text": "vitamin D and bone fractures in the elderly"},
+                {"chunk_id": "b", "text": "statins lower cholesterol in adults"},
+                {"chunk_id": "c", "text": "wing flutter at supersonic speeds"}]
+    validation = [{"id": "1", "query": "vitamin D and bone fractures in the elderly", "positive_id": "a"},
+                  {"id": "2", "query": "wing flutter at supersonic speeds", "positive_id": "c"},
+                  {"id": "3", "query": "no passage of its own", "positive_id": "zz"}]
+    assert grid.synthetic_ndcg(model, validation, passages) == 1.0  # each query is its passage's own text
+    swapped = [{**validation[0], "positive_id": "b"}, {**validation[1], "positive_id": "a"}]
+    assert grid.synthetic_ndcg(model, swapped, passages) < 1.0
+    assert grid.synthetic_ndcg(model, validation[2:], passages) is None
+    scores = {h: {"ndcg@10": 0.7, "gain": {"gain": 0.0, "ci_low": 0.0, "ci_high": 0.0}} for h in ("all", "select", "report")}
+    row = {"pairs": "p", "variant": "v", "scores": scores, "training": {
+        "train_pairs": 3, "train_seconds": 1, "synthetic_validation_ndcg@10": {"base": 0.65, "tuned": 0.7, "teacher": 0.8}}}
+    result = {"date": "d", "command": "c", "machine": "m", "n_claims": 10, "n_corpus": 5,
+              "base": {h: {"ndcg@10": 0.6} for h in ("all", "select", "report")}, "rows": [row]}
+    assert "| p | v | 0.65 | 0.7 | 0.8 |" in grid.markdown(result)
