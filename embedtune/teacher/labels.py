@@ -25,7 +25,7 @@ Workflow:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,19 +57,35 @@ def dense_candidates(query_vectors: np.ndarray, corpus_vectors: np.ndarray, posi
     return out
 
 
-def _dense_half(name: str, texts: Sequence[str], device: str) -> tuple[np.ndarray, Any]:
-    """Corpus vectors and a query encoder from `teacher.dense_model`, with that model's own prompts."""
+def _dense_half(config: TeacherConfig, texts: Sequence[str], validation_queries: Sequence[str],
+                device: str) -> tuple[np.ndarray, Callable[[Sequence[str]], np.ndarray], Callable[[], Any] | None]:
+    """The hybrid's dense half when it is not the base model: `teacher.dense_model` (a local embedder, with its
+    own prompts) or, with `kind: api`, `teacher.api_model` (its cost checked first). Returns the corpus
+    vectors, a query encoder and, for the API, a callable giving its usage so far."""
+    if config.kind == "api":
+        from embedtune.models.api import ApiSettings, api_embedder
+
+        embedder = api_embedder(str(config.api_model), ApiSettings(max_cost_usd=config.api_max_cost_usd))
+        embedder.check_budget(list(validation_queries), texts)
+        corpus_vectors = embedder.encode(texts, input_type="document")
+
+        def encode_api(queries: Sequence[str]) -> np.ndarray:
+            if not len(queries):
+                return np.zeros((0, corpus_vectors.shape[1]), dtype=np.float32)
+            return embedder.encode(queries, input_type="query")
+
+        return corpus_vectors, encode_api, embedder.usage
     from embedtune.models.loading import load_embedder
 
-    dense = load_embedder(name, device=device)
+    dense = load_embedder(str(config.dense_model), device=device)
     query_prompt, document_prompt = model_prompts(dense)
-    logger.info("teacher: encoding %d passages with %s for the hybrid's dense half", len(texts), name)
+    logger.info("teacher: encoding %d passages with %s for the hybrid's dense half", len(texts), config.dense_model)
     corpus_vectors = encode(dense, texts, document_prompt)
 
-    def encode_queries(queries: Sequence[str]) -> np.ndarray:
+    def encode_local(queries: Sequence[str]) -> np.ndarray:
         return encode(dense, queries, query_prompt)
 
-    return corpus_vectors, encode_queries
+    return corpus_vectors, encode_local, None
 
 
 def build_teacher(model: SentenceTransformer, chunks: Sequence[dict[str, Any]], corpus_vectors: np.ndarray,
@@ -89,20 +105,10 @@ def build_teacher(model: SentenceTransformer, chunks: Sequence[dict[str, Any]], 
     def encode_queries(queries: Sequence[str]) -> np.ndarray:
         return encode(model, queries, query_prompt)
 
-    if config.dense_model:  # the same hybrid, its dense half a larger local embedder (distilled into the student)
-        corpus_vectors, encode_queries = _dense_half(config.dense_model, texts, str(model.device))
-
-    if config.kind == "api":  # the same hybrid, its dense half an API embedder (a stronger model than the base)
-        from embedtune.models.api import ApiSettings, api_embedder
-
-        embedder = api_embedder(str(config.api_model), ApiSettings(max_cost_usd=config.api_max_cost_usd))
-        embedder.check_budget([p["query"] for p in held_out], texts)
-        corpus_vectors = embedder.encode(texts, input_type="document")
-
-        def encode_queries(queries: Sequence[str]) -> np.ndarray:  # the API's, not the base's
-            if not len(queries):
-                return np.zeros((0, corpus_vectors.shape[1]), dtype=np.float32)
-            return embedder.encode(queries, input_type="query")
+    usage = None
+    if config.dense_model or config.kind == "api":  # the same hybrid, its dense half a stronger model than the base
+        corpus_vectors, encode_queries, usage = _dense_half(config, texts, [p["query"] for p in held_out],
+                                                            str(model.device))
 
     lexical = LexicalIndex(texts, config.language)
     weight = config.fusion_weight
@@ -119,8 +125,8 @@ def build_teacher(model: SentenceTransformer, chunks: Sequence[dict[str, Any]], 
     teacher = HybridTeacher(texts, corpus_vectors, encode_queries, lexical, weight)
     if config.kind == "api" or config.dense_model:
         teacher.name = f"hybrid({config.api_model or config.dense_model}, bm25 weight {weight:.2f})"
-    if config.kind == "api":
-        report["api_usage"] = embedder.usage()  # corpus and validation queries so far
+    if usage is not None:
+        report["api_usage"] = usage()  # corpus and validation queries so far
     report.update(teacher=teacher.name, fusion_weight=weight)
     return teacher, report
 
