@@ -182,7 +182,7 @@ def extractive_pairs(spec: str, chunks: list[dict[str, Any]], model, seed: int) 
 
 TEACHER_KEYS = {"teacher": "kind", "fnm": "false_negative_margin", "negs": "negatives_per_query",
                 "cands": "candidates", "w": "fusion_weight", "scale": "label_scale",
-                "rule": "fusion_rule", "dense": "dense_model"}
+                "rule": "fusion_rule", "dense": "dense_model", "listwise": "listwise_candidates"}
 
 
 def _value(text: str) -> Any:
@@ -196,7 +196,7 @@ def _value(text: str) -> Any:
 
 def parse_variant(text: str) -> tuple[dict[str, Any], float]:
     """'lr=5e-5,epochs=1,negatives=0,validation=0' -> (TrainingConfig overrides, validation fraction).
-    Teacher keys (`teacher=hybrid`, `fnm`, `negs`, `cands`, `w`, `scale`, `rule`, `dense`) come back as
+    Teacher keys (`teacher=hybrid`, `fnm`, `negs`, `cands`, `w`, `scale`, `rule`, `dense`, `listwise`) come back as
     `teacher.<field>`; `loss=mnrl+margin_mse` is TrainingConfig.loss."""
     overrides: dict[str, Any] = {}
     validation = 0.1

@@ -208,6 +208,12 @@ class TeacherConfig(_Section):
     label_scale: float | None = Field(
         None, gt=0, description="Teacher margin -> student units; None: match the base model's margin spread."
     )
+    listwise_candidates: Literal["checked", "all"] = Field(
+        "checked", description="training.loss distill_kl: the passages of each query's list. checked: its "
+        "teacher-checked negatives (false negatives dropped, as MarginMSE gets them); all: its first "
+        "negatives_per_query mined candidates as mined, the teacher's scores marking the relevant ones (soft "
+        "positives, for corpora where a query has several relevant passages). MNRL still gets checked negatives."
+    )
 
     @model_validator(mode="after")
     def _cross_encoder_named(self) -> TeacherConfig:

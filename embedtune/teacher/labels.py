@@ -16,6 +16,10 @@ Workflow:
    rescaled to the student's units (`label_scale`, or matched to the spread of the base model's own
    cosine margins on the same rows), the target of `MarginMSELoss`.
    A pair with no surviving candidate keeps one row without a negative (`label` None).
+   With `listwise_candidates: all` a pair's first row also gets `listwise_negatives` and `listwise_labels`:
+   its first `negatives_per_query` candidates *unchecked*, and their labels (< 0 where the teacher ranks one
+   above the positive),
+   the list `distill_kl` then distils (RocketQAv2's listwise distillation over unfiltered candidates).
 
     >>> rows, report = label_pairs(train, validation, chunks, model, TeacherConfig(kind="hybrid"))
     >>> report["teacher"], report["fusion_weight"], report["false_negatives_dropped"]
@@ -158,7 +162,11 @@ def label_pairs(
     scored = teacher.score(queries, [[positive, *chosen] for positive, chosen in zip(positives, candidates)])
     outcome: Counter = Counter()
     rows: list[dict[str, Any]] = []
+    lists: dict[int, list[tuple[str, float]]] = {}  # listwise_candidates all: a pair's unchecked candidates
     for pair, positive, chosen, scores, vector in zip(train, positives, candidates, scored, query_vectors):
+        if config.listwise_candidates == "all":
+            lists[len(rows)] = [(chunks[index]["text"], float(scores[0]) - float(score))
+                                for index, score in zip(chosen, scores[1:])][: config.negatives_per_query]
         threshold = scores[0] - config.false_negative_margin
         kept = [(index, float(score)) for index, score in zip(chosen, scores[1:]) if score < threshold]
         outcome["false_negatives_dropped"] += len(chosen) - len(kept)
@@ -178,6 +186,9 @@ def label_pairs(
     scale = config.label_scale or _matched_scale(labelled)
     for row in labelled:
         row["label"] = row["teacher_margin"] * scale
+    for first, listed in lists.items():  # on the pair's first row; a label < 0: the teacher ranks it above the positive
+        rows[first]["listwise_negatives"] = [text for text, _ in listed]
+        rows[first]["listwise_labels"] = [margin * scale for _, margin in listed]
     report.update(
         rows=len(rows), labelled_rows=len(labelled), pairs=len(train), label_scale=round(scale, 6),
         false_negatives_dropped=outcome["false_negatives_dropped"],

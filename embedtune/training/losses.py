@@ -7,7 +7,8 @@
 - `margin_mse`: MarginMSELoss on the teacher's margins (`distillation_columns`: one row per query with its
   k teacher-checked negatives; rows from `embedtune.teacher.labels`).
 - `distill_kl`: DistillKLDivLoss on the same rows (`listwise_labels`: the teacher's logits over the
-  positive and its negatives).
+  positive and its negatives), or with `teacher.listwise_candidates: all` over each pair's unchecked
+  candidates (`listwise_rows`), relevant ones included (RocketQAv2-style listwise distillation).
 - `mnrl+<other>`: both, their datasets taking turns (sentence-transformers' multi-dataset training).
 """
 
@@ -86,6 +87,27 @@ def distillation_columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]
     return columns
 
 
+def listed(row: dict[str, Any]) -> list[tuple[str, float]]:
+    """A row's (passage, label) list from `teacher.listwise_candidates: all` (empty when it has none); the
+    columns may come back from a parquet artifact as arrays."""
+    texts = row.get("listwise_negatives")
+    if texts is None:
+        return []
+    return [(str(text), float(label)) for text, label in zip(texts, row["listwise_labels"])]
+
+
+def listwise_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as `distillation_columns` reads them, from each pair's listed candidates (`teacher.listwise_candidates:
+    all`: unchecked, each with its label) instead of its checked negatives.
+
+        >>> listwise_rows([{"id": 1, "query": "q", "positive": "p", "listwise_negatives": ["n1", "n2"],
+        ...                 "listwise_labels": [0.2, -0.1]}])[1]
+        {'id': 1, 'query': 'q', 'positive': 'p', 'negative': 'n2', 'label': -0.1}
+    """
+    return [{"id": row.get("id"), "query": row["query"], "positive": row["positive"], "negative": text, "label": label}
+            for row in rows for text, label in listed(row)]
+
+
 def one_row_per_query(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The first row of each pair id: teacher labelling gives a pair several rows (one per negative)."""
     seen: set[Any] = set()
@@ -158,7 +180,7 @@ def build_datasets_and_losses(model: SentenceTransformer, train: Sequence[dict[s
         losses["margin_mse"] = MatryoshkaLoss(model, MarginMSELoss(model, similarity_fct=similarity),
                                               matryoshka_dims=model_config.matryoshka_dims)
     if "distill_kl" in config.loss:
-        columns = distillation_columns(train)
+        columns = distillation_columns(listwise_rows(train) if any(listed(row) for row in train) else train)
         if len(columns["label"]) < 2:
             raise EmbedtuneError(f"training.loss {config.loss} needs teacher-labelled rows; found "
                                  f"{len(columns['label'])} (is teacher.kind set, and did it keep any negative?)")

@@ -37,7 +37,7 @@ from embedtune.models.devices import enable_tf32, peak_memory_gb, precision_flag
 from embedtune.models.encoding import model_prompts
 from embedtune.models.loading import embedding_dimension
 from embedtune.training import lora, memory, merging, progress
-from embedtune.training.losses import build_datasets_and_losses, one_row_per_query
+from embedtune.training.losses import build_datasets_and_losses, listed, one_row_per_query
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -184,7 +184,8 @@ def train_embedder(
         else None
     negatives = Counter(row.get("id") for row in train if row.get("negative") and row.get("label") is not None)
     shape = memory.training_shape(model, config, batch_size, device, precision["bf16"] or precision["fp16"],
-                                  margin_texts=2 + max(negatives.values(), default=1))
+                                  margin_texts=2 + max([*negatives.values(), *map(len, map(listed, train))],
+                                                       default=1))
     estimate = memory.check_training_memory(shape, config, batch_size, model_config.base_model)
     evaluator = validation_evaluator(validation, chunks, config, query_prompt, document_prompt)
 

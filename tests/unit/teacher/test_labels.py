@@ -92,6 +92,34 @@ def test_the_weight_is_chosen_on_validation_only(labelled, monkeypatch):
         label_pairs(train, [], chunks, model, TeacherConfig(kind="hybrid"))
 
 
+def test_listwise_all_keeps_every_candidate_and_its_label_on_the_first_row(labelled, tmp_path):
+    import pandas as pd
+
+    from embedtune.training.losses import listed
+    from embedtune.util.frames import to_records
+
+    train, rows, report, model, chunks = labelled
+    config = TeacherConfig(kind="hybrid", candidates=6, negatives_per_query=3, fusion_weight=report["fusion_weight"],
+                           false_negative_margin=1.0, listwise_candidates="all")  # drops most negatives as false
+    labelled_rows, listed_report = label_pairs(train, [], chunks, model, config)
+    assert not any(listed(row) for row in rows)  # checked (the default): no list
+    # the step's artifact is a parquet table: the lists come back as arrays, the other rows' as None
+    pd.DataFrame(labelled_rows).to_parquet(tmp_path / "rows.parquet")
+    back = to_records(pd.read_parquet(tmp_path / "rows.parquet"))
+    firsts = {}
+    for row in back:
+        firsts.setdefault(row["id"], row)
+    assert all(len(listed(row)) == 3 for row in firsts.values())
+    assert sum(bool(listed(row)) for row in back) == len(train)  # the first row of each pair only
+    checked = {(row["id"], row["negative"]): row["label"] for row in labelled_rows if row["label"] is not None}
+    labels_seen = [label for row in firsts.values() for _, label in listed(row)]
+    assert any(label < 1.0 * listed_report["label_scale"] for label in labels_seen)  # a "false negative" is listed
+    for row in firsts.values():
+        for text, label in listed(row):
+            if (row["id"], text) in checked:  # a checked negative has the same label in both places
+                assert label == pytest.approx(checked[(row["id"], text)])
+
+
 def test_pairs_outside_the_corpus_are_refused(labelled):
     train, _, _, model, chunks = labelled
     with pytest.raises(EmbedtuneError, match="not in the corpus"):

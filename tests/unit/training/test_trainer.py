@@ -241,6 +241,27 @@ def test_distill_kl_is_zero_when_the_student_already_ranks_as_the_teacher_and_no
     assert values["own"] == pytest.approx(0.0, abs=1e-4) and values["other"] > 1e-3
 
 
+def test_distill_kl_reads_the_unchecked_lists_when_the_teacher_gives_them(tiny_model_dir):
+    from sentence_transformers import SentenceTransformer
+
+    from embedtune.training.losses import build_datasets_and_losses, listwise_rows
+
+    model = SentenceTransformer(tiny_model_dir, device="cpu")
+    train = teacher_rows(make_pairs(6))
+    for row in train:  # the teacher lists a pair's candidates on its first row
+        if row["id"] != "d0" and not any("listwise_labels" in other for other in train if other["id"] == row["id"]):
+            row.update(listwise_negatives=[f"relevant too ({row['id']})", "far away"], listwise_labels=[-0.05, 0.3])
+    train[0].update(listwise_negatives=["only one"], listwise_labels=[0.1])  # no checked negative, still listed
+    assert listwise_rows(train[:1]) == [{"id": "d0", "query": train[0]["query"], "positive": train[0]["positive"],
+                                         "negative": "only one", "label": 0.1}]
+    datasets, _ = build_datasets_and_losses(model, train, ModelConfig(base_model=tiny_model_dir, matryoshka_dims=[64]),
+                                            TrainingConfig(loss="mnrl+distill_kl"), 4)
+    listed = datasets["distill_kl"]
+    assert len(listed) == 6 and listed[1]["negative_1"].startswith("relevant too")  # every pair, from its list
+    assert listed[1]["label"] == pytest.approx([0.0, 1.0, -6.0])  # above the positive: a higher teacher logit
+    assert "relevant too" not in " ".join(datasets["mnrl"]["negative"])  # MNRL keeps the checked negatives
+
+
 def test_margin_mse_without_labels_is_refused(tiny_model_dir):
     from sentence_transformers import SentenceTransformer
 
