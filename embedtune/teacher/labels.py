@@ -17,9 +17,8 @@ Workflow:
    cosine margins on the same rows), the target of `MarginMSELoss`.
    A pair with no surviving candidate keeps one row without a negative (`label` None).
    With `listwise_candidates: all` a pair's first row also gets `listwise_negatives` and `listwise_labels`:
-   its first `negatives_per_query` candidates *unchecked*, and their labels (< 0 where the teacher ranks one
-   above the positive),
-   the list `distill_kl` then distils (RocketQAv2's listwise distillation over unfiltered candidates).
+   its first `negatives_per_query` candidates *unchecked* and their labels (< 0 where the teacher ranks one
+   above the positive): the list `distill_kl` distils (RocketQAv2-style, over unfiltered candidates).
 
     >>> rows, report = label_pairs(train, validation, chunks, model, TeacherConfig(kind="hybrid"))
     >>> report["teacher"], report["fusion_weight"], report["false_negatives_dropped"]
