@@ -183,6 +183,7 @@ def extractive_pairs(spec: str, chunks: list[dict[str, Any]], model, seed: int) 
 TEACHER_KEYS = {"teacher": "kind", "fnm": "false_negative_margin", "negs": "negatives_per_query",
                 "cands": "candidates", "w": "fusion_weight", "scale": "label_scale",
                 "rule": "fusion_rule", "dense": "dense_model", "listwise": "listwise_candidates"}
+HALVES = ("select", "report")
 
 
 def _value(text: str) -> Any:
@@ -197,13 +198,20 @@ def _value(text: str) -> Any:
 def parse_variant(text: str) -> tuple[dict[str, Any], float]:
     """'lr=5e-5,epochs=1,negatives=0,validation=0' -> (TrainingConfig overrides, validation fraction).
     Teacher keys (`teacher=hybrid`, `fnm`, `negs`, `cands`, `w`, `scale`, `rule`, `dense`, `listwise`) come back as
-    `teacher.<field>`; `loss=mnrl+margin_mse` is TrainingConfig.loss."""
+    `teacher.<field>`; `loss=mnrl+margin_mse` is TrainingConfig.loss. `real=select` (the select half's query texts,
+    unjudged, as `teacher.real_queries`) and `synthetic=0` (no generated training pairs; they still choose the
+    teacher's weight and the checkpoint) come back as `real` and `synthetic`."""
     overrides: dict[str, Any] = {}
     validation = 0.1
     for item in filter(None, text.split(",")):
         key, value = item.split("=")
         if key == "validation":
             validation = float(value)
+            continue
+        if key == "real":
+            if value not in HALVES:
+                raise ValueError(f"real={value}: the half whose query texts train (one of {HALVES})")
+            overrides["real"] = value
             continue
         if key in TEACHER_KEYS:
             overrides[f"teacher.{TEACHER_KEYS[key]}"] = _value(value)
@@ -214,7 +222,10 @@ def parse_variant(text: str) -> tuple[dict[str, Any], float]:
     return overrides, validation
 
 
-def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any, dict[str, Any]]:
+def train_variant(pairs, chunks, text: str, device: str, seed: int,
+                  queries_of_half: dict[str, list[str]] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Train one variant. `queries_of_half`: the human queries' texts per half, for `real=<half>` (their
+    judgements are never read here)."""
     from embedtune.config import ModelConfig, SplitConfig, TeacherConfig, TrainingConfig
     from embedtune.data.split import split_by_document
     from embedtune.models.loading import load_embedder
@@ -225,6 +236,11 @@ def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any
     teacher = TeacherConfig(**{key[len("teacher."):]: value for key, value in overrides.items()
                                if key.startswith("teacher.")})
     rounds = int(overrides.pop("rounds", 1))
+    real_half = overrides.pop("real", None)
+    real_queries = (queries_of_half or {}).get(real_half, []) if real_half else []
+    if real_half and teacher.kind == "none":
+        raise ValueError("real=<half> needs a teacher (teacher=hybrid): it picks the real queries' positives")
+    synthetic_pairs = bool(int(overrides.pop("synthetic", 1)))
     overrides = {key: value for key, value in overrides.items() if not key.startswith("teacher.")}
     config = TrainingConfig(**{"epochs": 2, "batch_size": 32, "seed": seed, **overrides})
     if device.startswith("cuda"):  # same loss, one pass per batch: GradCache chunking only saves memory
@@ -232,6 +248,8 @@ def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any
     split = SplitConfig(validation_fraction=validation_fraction, test_fraction=0.01, seed=seed)
     train, validation, test = split_by_document(pairs, split)
     train += test  # no synthetic test set here: the human claims are the test
+    if not synthetic_pairs:  # synthetic=0: the generated pairs only validate (teacher weight, checkpoint)
+        train = []
     pool = {chunk["chunk_id"]: chunk for chunk in chunks}
     for pair in validation:  # exported pairs' positives are chunks of the same corpus; make sure
         pool.setdefault(pair["positive_id"], {"chunk_id": pair["positive_id"], "text": pair["positive"]})
@@ -245,7 +263,8 @@ def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any
         # r - 1, whose dense half then joins BM25 in the teacher, and trains that model further.
         rows = train
         if teacher.kind != "none":  # same rows the pipeline's label_with_teacher step gives train_embedder
-            rows, teacher_report = label_pairs(train, validation, list(pool.values()), model, teacher)
+            rows, teacher_report = label_pairs(train, validation, list(pool.values()), model, teacher,
+                                               real_queries if round_ == 0 else ())
         result = train_embedder(model, rows, validation, list(pool.values()), model_config, config)
         model = result.model
         if round_ < rounds - 1:
@@ -259,6 +278,8 @@ def train_variant(pairs, chunks, text: str, device: str, seed: int) -> tuple[Any
     metrics["synthetic_validation_ndcg@10"] = synthetic
     metrics["validation_curve"] = [(entry["step"], entry[key]) for entry in result.metrics.get("log_history", [])
                                    for key in entry if key.endswith("ndcg@10")]
+    if real_half:
+        metrics["trained_on_half"] = real_half  # its gains are not a held-out measurement
     if earlier:
         metrics["earlier_rounds"] = earlier
         metrics["train_seconds"] = round(sum(r["train_seconds"] or 0 for r in earlier) + (metrics["train_seconds"] or 0), 2)
@@ -374,9 +395,13 @@ def markdown(result: dict[str, Any]) -> str:
         def ci(gain):
             return f"{gain['gain']:+.4f} [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}]"
 
+        trained_on = row["training"].get("trained_on_half")
+        mark = {half: " (trained on its queries)" if trained_on == half else "" for half in ("all", *HALVES)}
+        mark["all"] = " (half trained on)" if trained_on else ""
         lines.append(f"| {row['pairs']} | {row['variant'] or 'default'} | {row['training']['train_pairs']} | "
-                     f"{s['all']['ndcg@10']:.4f} | {ci(s['all']['gain'])} | {s['select']['gain']['gain']:+.4f} | "
-                     f"{ci(s['report']['gain'])} | {row['training']['train_seconds']} |")
+                     f"{s['all']['ndcg@10']:.4f} | {ci(s['all']['gain'])}{mark['all']} | "
+                     f"{s['select']['gain']['gain']:+.4f}{mark['select']} | "
+                     f"{ci(s['report']['gain'])}{mark['report']} | {row['training']['train_seconds']} |")
     if result.get("references"):
         lines += ["", "Reference retrievers on the same claims (not trained; gains vs the base model):", "",
                   "| retriever | NDCG@10 all | NDCG@10 report | gain report [95% CI] |", "|---|---|---|---|"]
@@ -415,7 +440,8 @@ def markdown(result: dict[str, Any]) -> str:
             for share, m in row["interpolated"].items():
                 lines.append(f"| {row['pairs']} | {row['variant'] or 'default'} | {share} | {m['all']['ndcg@10']:.4f} | "
                              f"{_ci(m['all']['gain'])} | {m['select']['gain']['gain']:+.4f} | {_ci(m['report']['gain'])} |")
-    best = max(result["rows"], key=lambda row: row["scores"]["select"]["gain"]["gain"], default=None)
+    best = max((row for row in result["rows"] if not row["training"].get("trained_on_half")),
+               key=lambda row: row["scores"]["select"]["gain"]["gain"], default=None)
     if best:
         lines += ["", (f"Best on the select half: {best['pairs']} / {best['variant'] or 'default'}; on the report half "
                   f"its gain is {best['scores']['report']['gain']['gain']:+.4f} "
@@ -481,6 +507,9 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
     base_dense = dense_scores(base, claims, corpus, args.batch_size, maxp)
     base_metrics = ranked_metrics(base_dense, claims, corpus, qrels)
     excluded = frozenset(position for position, qid in enumerate(sorted(claims)) if qid in few_shot)
+    queries_of_half = {half: [claims[qid] for position, qid in enumerate(sorted(claims))  # texts only
+                              if position % 2 == parity and position not in excluded]
+                       for half, parity in zip(HALVES, (0, 1))}
     from embedtune.teacher.lexical import LexicalIndex
 
     lexical = LexicalIndex(list(corpus.values()))
@@ -547,7 +576,8 @@ def run_grid(args: argparse.Namespace, output: Path) -> dict[str, Any]:
         save(result, output)
     for name, pairs in pair_sets.items():
         for variant in args.variant or [""]:
-            model, training = train_variant(pairs, passages.get(name, chunks), variant, device, args.seed)
+            model, training = train_variant(pairs, passages.get(name, chunks), variant, device, args.seed,
+                                            queries_of_half)
             scores, fused = score(model, training)
             mixed = mixes(model) if args.interpolate else None
             if args.save_models:  # a plain sentence-transformers directory per trained model

@@ -214,6 +214,11 @@ class TeacherConfig(_Section):
         "negatives_per_query mined candidates as mined, the teacher's scores marking the relevant ones (soft "
         "positives, for corpora where a query has several relevant passages). MNRL still gets checked negatives."
     )
+    real_queries: str | None = Field(
+        None, description="A file of your users' real search queries, no judgements (one per line, or JSONL with "
+        "'query' or 'text'): each joins the training pairs, its positive the passage the teacher ranks first. "
+        "Never the gold queries (evaluation.gold): they judge the model."
+    )
 
     @model_validator(mode="after")
     def _cross_encoder_named(self) -> TeacherConfig:
@@ -223,6 +228,9 @@ class TeacherConfig(_Section):
             raise ValueError("teacher.kind api needs teacher.api_model, an API model such as cohere:embed-v4.0")
         if self.dense_model and self.kind != "hybrid":
             raise ValueError(f"teacher.dense_model is the hybrid's dense half; teacher.kind is {self.kind}, not hybrid")
+        if self.real_queries and self.kind == "none":
+            raise ValueError("teacher.real_queries needs a teacher (teacher.kind hybrid, cross_encoder or api): "
+                             "it picks each real query's positive")
         return self
 
 
@@ -457,20 +465,26 @@ class EmbedtuneConfig(_Section):
     @model_validator(mode="after")
     def _gold_never_reaches_generation(self) -> EmbedtuneConfig:
         # the corpus half of the check runs on the final config (after --corpus), in the pipeline and `load_gold`
-        problem = gold_leak(self.evaluation, None, self.generation)
+        problem = gold_leak(self.evaluation, None, self.generation, self.teacher)
         if problem:
             raise ValueError(problem)
         return self
 
 
-def gold_leak(evaluation: EvaluationConfig, ingest: IngestConfig | None, generation: GenerationConfig) -> str | None:
-    """Why `evaluation.gold` would leak into generation or training (few-shot examples; the corpus, unless
-    `ingest` is None), or None."""
+def gold_leak(evaluation: EvaluationConfig, ingest: IngestConfig | None, generation: GenerationConfig,
+              teacher: TeacherConfig | None = None) -> str | None:
+    """Why `evaluation.gold` would leak into generation or training (few-shot examples; the teacher's real
+    queries; the corpus, unless `ingest` is None), or None."""
     if not evaluation.gold:
         return None
     import fnmatch
 
     gold = Path(evaluation.gold).expanduser().resolve()
+    if teacher is not None and teacher.real_queries:
+        real = Path(teacher.real_queries).expanduser().resolve()
+        if real == gold or gold in real.parents:
+            return (f"teacher.real_queries ({teacher.real_queries}) is the gold set (evaluation.gold): gold queries "
+                    "judge the model and must never be trained on; give other queries (e.g. your search log)")
     if generation.example_queries:
         examples = Path(generation.example_queries).expanduser().resolve()
         if examples == gold or gold in examples.parents:

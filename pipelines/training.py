@@ -13,6 +13,7 @@ from zenml.enums import ExecutionMode
 from embedtune import EmbedtuneError, logger
 from embedtune.config import EmbedtuneConfig, gold_leak
 from embedtune.evaluation.gold import other_corpus, read_gold
+from embedtune.generation.examples import read_queries
 from embedtune.tracking import mlflow as tracking
 from embedtune.util.fingerprint import paths_fingerprint
 from pipelines.latest import latest_run_outputs
@@ -72,7 +73,7 @@ def _gold(config: EmbedtuneConfig) -> Any:
     if elsewhere:
         logger.warning(elsewhere)
         return None
-    leak = gold_leak(config.evaluation, config.ingest, config.generation)  # the final config: --corpus applied
+    leak = gold_leak(config.evaluation, config.ingest, config.generation, config.teacher)  # --corpus applied
     if leak:
         raise EmbedtuneError(leak)
     read_gold(config.evaluation.gold, config.evaluation.gold_split)  # a missing or malformed file: before any step
@@ -80,11 +81,26 @@ def _gold(config: EmbedtuneConfig) -> Any:
     return load_gold(config.evaluation, config.ingest, config.generation, fingerprint)
 
 
+def _real_queries(config: EmbedtuneConfig) -> str:
+    """`teacher.real_queries` checked before any step runs (a bad file, or gold queries among them: one error);
+    returns the file's fingerprint ("" without one), so that an edited file is labelled again."""
+    if not config.teacher.real_queries:
+        return ""
+    queries = read_queries(config.teacher.real_queries, setting="teacher.real_queries")
+    if config.evaluation.gold and not other_corpus(config.evaluation.gold, config.ingest.corpus):
+        gold = {" ".join(row["query"].split()) for row in read_gold(config.evaluation.gold, config.evaluation.gold_split)}
+        shared = [query for query in queries if query in gold]
+        if shared:
+            raise EmbedtuneError(f"{len(shared)} of teacher.real_queries ({config.teacher.real_queries}) are gold queries "
+                                 f"(evaluation.gold), e.g. {shared[0]!r}: gold queries judge the model, remove them")
+    return paths_fingerprint([config.teacher.real_queries])
+
+
 def _finetune_steps(config: EmbedtuneConfig, triplets: Any, chunks: Any, upstream: dict | None = None) -> None:
     train, validation, test = split_by_document(triplets, config.split)
     report_data(chunks, triplets, **(upstream or {}), train=train, validation=validation, test=test)
     if config.teacher.kind != "none":  # teacher-checked negatives and margins (for training.loss margin_mse)
-        train = label_with_teacher(train, validation, chunks, config.model, config.teacher)
+        train = label_with_teacher(train, validation, chunks, config.model, config.teacher, _real_queries(config))
     tuned_model = _train(config, train, validation, chunks)
     gold = _gold(config)
     tracked = tracking.tracked_step_options(config.tracking.experiment_name)

@@ -9,6 +9,7 @@ from zenml.exceptions import StepContextError
 
 from embedtune.config import ModelConfig, SplitConfig, TeacherConfig, TrackingConfig, TrainingConfig
 from embedtune.data import split
+from embedtune.generation.examples import read_queries
 from embedtune.models.devices import hardware_summary
 from embedtune.models.embedding_cache import cache_for, use_cache
 from embedtune.models.loading import load_base_model
@@ -40,14 +41,16 @@ def split_by_document(
 @step
 def label_with_teacher(
     train: pd.DataFrame, validation: pd.DataFrame, chunks: pd.DataFrame, model_config: ModelConfig,
-    config: TeacherConfig,
+    config: TeacherConfig, real_queries_fingerprint: str = "",
 ) -> Annotated[pd.DataFrame, "teacher_labelled_train"]:
     """Teacher-checked hard negatives and margins for the training pairs (see embedtune.teacher.labels);
-    the hybrid teacher's BM25 weight is chosen on the validation pairs, never on the test split."""
+    the hybrid teacher's BM25 weight is chosen on the validation pairs, never on the test split.
+    `teacher.real_queries` join the training pairs here; `real_queries_fingerprint` only keys the cache."""
     model = load_base_model(model_config)
+    real = read_queries(config.real_queries, setting="teacher.real_queries")
     with use_cache(cache_for(model_config)):
         rows, report = teacher_labels.label_pairs(
-            to_records(train), to_records(validation), to_records(chunks), model, config
+            to_records(train), to_records(validation), to_records(chunks), model, config, real
         )
     log_metadata(metadata={"teacher": report}, infer_artifact=True)
     log_metadata(metadata={"teacher": report}, infer_model=True)

@@ -20,6 +20,11 @@ Workflow:
    its first `negatives_per_query` candidates *unchecked* and their labels (< 0 where the teacher ranks one
    above the positive): the list `distill_kl` distils (RocketQAv2-style, over unfiltered candidates).
 
+`real_queries` (`teacher.real_queries`: a user's real search queries, no judgements) join the training
+pairs after step 2: each one's positive is the passage the teacher ranks first among the base model's and
+BM25's top `candidates` (`teacher_positives`), and it then goes through steps 1, 3 and 4 as any pair. The
+student learns the teacher's answers to questions as the users phrase them, not only as the generator does.
+
     >>> rows, report = label_pairs(train, validation, chunks, model, TeacherConfig(kind="hybrid"))
     >>> report["teacher"], report["fusion_weight"], report["false_negatives_dropped"]
     ('hybrid(bm25 weight 0.40)', 0.4, 12)
@@ -91,6 +96,44 @@ def _dense_half(config: TeacherConfig, texts: Sequence[str], validation_queries:
     return corpus_vectors, encode_local, None
 
 
+def teacher_positives(queries: Sequence[str], teacher: Teacher, query_vectors: np.ndarray,
+                      corpus_vectors: np.ndarray, chunks: Sequence[dict[str, Any]], depth: int,
+                      language: str = "english") -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Pairs for unjudged queries: each query's positive is the chunk the teacher scores highest among the
+    union of the dense top `depth` and the BM25 top `depth` (the teacher's own first answer, as far as two
+    cheap retrievers can find it). `teacher_gap` is its lead over the teacher's second choice.
+
+    Args:
+        queries: real queries (no relevance judgements).
+        teacher: the teacher of `build_teacher`.
+        query_vectors, corpus_vectors: the base model's (unit-normalised), for the dense candidates.
+        chunks: the corpus, in `corpus_vectors`' order.
+        depth: candidates per retriever (`teacher.candidates`).
+
+    Returns:
+        The pairs (`id` real-<n>, `query`, `positive`, `positive_id`, `doc_id`, `source` "real_query") and
+        a report: how many, and the median `teacher_gap`.
+    """
+    if not queries:
+        return [], {}
+    lexical = LexicalIndex([chunk["text"] for chunk in chunks], language)
+    dense, _ = top_k(query_vectors, corpus_vectors, depth)
+    pools = []
+    for query, row in zip(queries, dense):
+        lexical_top = np.argsort(-lexical.scores(query), kind="stable")[:depth]
+        pools.append(list(dict.fromkeys([*map(int, row), *map(int, lexical_top)])))
+    pairs, gaps = [], []
+    for number, (query, pool, scores) in enumerate(zip(queries, pools, teacher.score(queries, pools))):
+        order = np.argsort(-scores, kind="stable")
+        chunk = chunks[pool[int(order[0])]]
+        gap = float(scores[order[0]] - scores[order[1]]) if len(order) > 1 else 0.0
+        gaps.append(gap)
+        pairs.append({"id": f"real-{number}", "query": query, "positive": chunk["text"],
+                      "positive_id": chunk["chunk_id"], "doc_id": chunk.get("doc_id"), "source": "real_query",
+                      "teacher_gap": round(gap, 4)})
+    return pairs, {"real_queries": len(pairs), "real_query_median_gap": round(float(np.median(gaps)), 4)}
+
+
 def build_teacher(model: SentenceTransformer, chunks: Sequence[dict[str, Any]], corpus_vectors: np.ndarray,
                   validation: Sequence[dict[str, Any]], config: TeacherConfig) -> tuple[Teacher, dict[str, Any]]:
     """The configured teacher and what was measured choosing it (NDCG@10 on the validation queries)."""
@@ -140,23 +183,31 @@ def label_pairs(
     chunks: Sequence[dict[str, Any]],
     model: SentenceTransformer,
     config: TeacherConfig,
+    real_queries: Sequence[str] = (),
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Training rows with teacher-checked negatives and `label` margins; see the module docstring."""
-    if not train:
+    if not train and not real_queries:
         return [], {"teacher": config.kind, "rows": 0}
     index_of = {chunk["chunk_id"]: i for i, chunk in enumerate(chunks)}
     missing = [p["positive_id"] for p in train if p["positive_id"] not in index_of]
     if missing:
         raise EmbedtuneError(f"{len(missing)} training pair(s) point at chunks not in the corpus (e.g. {missing[0]})")
     query_prompt, document_prompt = model_prompts(model)
-    # 1. Dense candidates from the base model (the corpus is encoded once: the embedding cache).
+    # The base model's corpus vectors (encoded once: the embedding cache).
     corpus_vectors = encode(model, [chunk["text"] for chunk in chunks], document_prompt)
+    # 2. The teacher (built first: real queries get its first answer as their positive and join the pairs).
+    teacher, report = build_teacher(model, chunks, corpus_vectors, validation, config)
+    if real_queries:
+        real_vectors = encode(model, list(real_queries), query_prompt)
+        real, found = teacher_positives(real_queries, teacher, real_vectors, corpus_vectors, chunks,
+                                        config.candidates, config.language)
+        train = [*train, *real]
+        report.update(found)
+    # 1. Dense candidates from the base model.
     queries = [p["query"] for p in train]
     query_vectors = encode(model, queries, query_prompt)
     positives = [index_of[p["positive_id"]] for p in train]
     candidates = dense_candidates(query_vectors, corpus_vectors, positives, chunks, config.candidates)
-    # 2. The teacher.
-    teacher, report = build_teacher(model, chunks, corpus_vectors, validation, config)
     # 3. Teacher scores: the positive first, then the candidates.
     scored = teacher.score(queries, [[positive, *chosen] for positive, chosen in zip(positives, candidates)])
     outcome: Counter = Counter()

@@ -203,3 +203,23 @@ def test_synthetic_validation_ndcg_ranks_all_passages_and_gets_its_own_table(tin
     result = {"date": "d", "command": "c", "machine": "m", "n_claims": 10, "n_corpus": 5,
               "base": {h: {"ndcg@10": 0.6} for h in ("all", "select", "report")}, "rows": [row]}
     assert "| p | v | 0.65 | 0.7 | 0.8 |" in grid.markdown(result)
+
+
+def test_real_queries_of_a_half_are_a_variant_key_and_that_half_is_marked_and_never_chosen_on():
+    overrides, _ = grid.parse_variant("teacher=hybrid,real=select,synthetic=0")
+    assert overrides == {"teacher.kind": "hybrid", "real": "select", "synthetic": 0}
+    with pytest.raises(ValueError, match="the half whose query texts train"):
+        grid.parse_variant("teacher=hybrid,real=all")
+
+    def row(name, select, trained_on=None):
+        gain = {"gain": select, "ci_low": 0.0, "ci_high": 0.0}
+        scores = {h: {"ndcg@10": 0.6, "gain": gain} for h in ("all", "select", "report")}
+        training = {"train_pairs": 3, "train_seconds": 1, **({"trained_on_half": trained_on} if trained_on else {})}
+        return {"pairs": name, "variant": "", "training": training, "scores": scores}
+
+    result = {"date": "d", "command": "c", "machine": "m", "n_claims": 10, "n_corpus": 5,
+              "base": {h: {"ndcg@10": 0.6} for h in ("all", "select", "report")},
+              "rows": [row("plain", 0.01), row("real", 0.09, "select")]}
+    text = grid.markdown(result)
+    assert "Best on the select half: plain" in text  # the row trained on the select half's queries is not a choice
+    assert "+0.0900 (trained on its queries)" in text and "(half trained on)" in text

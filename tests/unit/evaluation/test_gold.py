@@ -310,6 +310,34 @@ def test_a_config_whose_few_shot_examples_are_the_gold_file_is_rejected(tmp_path
     parse_parameters({**parameters, "generation": {"example_queries": str(tmp_path / "logs.txt")}})  # other examples: fine
 
 
+def test_real_queries_to_train_on_are_never_the_gold_set(tmp_path):
+    from embedtune.config import parse_parameters
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"query": "how do I rotate keys", "doc": "guide.md", "grade": 2}\n')
+    teacher = {"kind": "hybrid", "real_queries": str(gold)}
+    with pytest.raises(EmbedtuneError, match=r"teacher.real_queries .* is the gold set \(evaluation.gold\)"):
+        parse_parameters({"evaluation": {"gold": str(gold)}, "teacher": teacher})
+    with pytest.raises(EmbedtuneError, match="teacher.real_queries needs a teacher"):
+        parse_parameters({"teacher": {"real_queries": str(tmp_path / "log.txt")}})
+    # another file holding a gold query: refused before any step runs, by the pipeline
+    from pipelines.training import _real_queries
+
+    log = tmp_path / "log.txt"
+    log.write_text("retry policy\nhow do I  rotate keys\n")
+    config = parse_parameters({"evaluation": {"gold": str(gold)}, "ingest": {"corpus": str(tmp_path / "docs")},
+                               "teacher": {**teacher, "real_queries": str(log)}})
+    with pytest.raises(EmbedtuneError, match=r"1 of teacher.real_queries .* are gold queries .*'how do I rotate keys'"):
+        _real_queries(config)
+    log.write_text("retry policy\n")
+    fingerprint = _real_queries(config)  # the file's: an edited file is labelled again
+    log.write_text("retry policy\nbackoff\n")
+    assert fingerprint and _real_queries(config) != fingerprint
+    missing = config.model_copy(update={"teacher": config.teacher.model_copy(update={"real_queries": str(tmp_path / "no")})})
+    with pytest.raises(EmbedtuneError, match="teacher.real_queries: cannot read"):
+        _real_queries(missing)
+
+
 def test_a_gold_file_the_corpus_would_ingest_is_rejected_unless_excluded(tmp_path):
     from embedtune.config import EvaluationConfig, GenerationConfig, IngestConfig, gold_leak
 

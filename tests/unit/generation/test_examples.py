@@ -7,7 +7,7 @@ import json
 import pytest
 
 from embedtune import EmbedtuneError
-from embedtune.generation.examples import MAX_EXAMPLES, load_example_queries
+from embedtune.generation.examples import MAX_EXAMPLES, load_example_queries, read_queries
 
 
 def test_text_file_one_query_per_line_skips_blanks_comments_and_duplicates(tmp_path):
@@ -38,3 +38,11 @@ def test_missing_or_broken_files_name_the_setting(tmp_path):
     (tmp_path / "bad.jsonl").write_text("{not json\n")
     with pytest.raises(EmbedtuneError, match="bad.jsonl:1 is not valid JSON"):
         load_example_queries(tmp_path / "bad.jsonl")
+
+
+def test_read_queries_reads_them_all_and_names_its_setting(tmp_path):
+    path = tmp_path / "log.txt"
+    path.write_text("\n".join(f"query {i % 30}" for i in range(40)))
+    assert read_queries(path) == [f"query {i}" for i in range(30)]  # no limit, duplicates once
+    with pytest.raises(EmbedtuneError, match="teacher.real_queries: cannot read"):
+        read_queries(tmp_path / "nope.txt", setting="teacher.real_queries")
