@@ -120,7 +120,9 @@ def teacher_positives(queries: Sequence[str], teacher: Teacher, query_vectors: n
     dense, _ = top_k(query_vectors, corpus_vectors, depth)
     pools = []
     for query, row in zip(queries, dense):
-        lexical_top = np.argsort(-lexical.scores(query), kind="stable")[:depth]
+        bm25 = lexical.scores(query)
+        top = np.argpartition(-bm25, min(depth, len(bm25)) - 1)[:depth]
+        lexical_top = top[np.argsort(-bm25[top], kind="stable")]
         pools.append(list(dict.fromkeys([*map(int, row), *map(int, lexical_top)])))
     pairs, gaps = [], []
     for number, (query, pool, scores) in enumerate(zip(queries, pools, teacher.score(queries, pools))):
