@@ -116,7 +116,7 @@ def teacher_positives(queries: Sequence[str], teacher: Teacher, query_vectors: n
     """
     if not queries:
         return [], {}
-    lexical = LexicalIndex([chunk["text"] for chunk in chunks], language)
+    lexical = getattr(teacher, "lexical", None) or LexicalIndex([chunk["text"] for chunk in chunks], language)
     dense, _ = top_k(query_vectors, corpus_vectors, depth)
     pools = []
     for query, row in zip(queries, dense):
