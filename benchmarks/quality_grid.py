@@ -396,8 +396,8 @@ def markdown(result: dict[str, Any]) -> str:
             return f"{gain['gain']:+.4f} [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}]"
 
         trained_on = row["training"].get("trained_on_half")
-        mark = {half: " (trained on its queries)" if trained_on == half else "" for half in ("all", *HALVES)}
-        mark["all"] = " (half trained on)" if trained_on else ""
+        mark = {"all": " (half trained on)" if trained_on else "",
+                **{half: " (trained on its queries)" if trained_on == half else "" for half in HALVES}}
         lines.append(f"| {row['pairs']} | {row['variant'] or 'default'} | {row['training']['train_pairs']} | "
                      f"{s['all']['ndcg@10']:.4f} | {ci(s['all']['gain'])}{mark['all']} | "
                      f"{s['select']['gain']['gain']:+.4f}{mark['select']} | "

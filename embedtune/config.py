@@ -480,18 +480,16 @@ def gold_leak(evaluation: EvaluationConfig, ingest: IngestConfig | None, generat
     import fnmatch
 
     gold = Path(evaluation.gold).expanduser().resolve()
-    if teacher is not None and teacher.real_queries:
-        real = Path(teacher.real_queries).expanduser().resolve()
-        if real == gold or gold in real.parents:
-            return (f"teacher.real_queries ({teacher.real_queries}) is the gold set (evaluation.gold): gold queries "
-                    "judge the model and must never be trained on; give other queries (e.g. your search log)")
-    if generation.example_queries:
-        examples = Path(generation.example_queries).expanduser().resolve()
-        if examples == gold or gold in examples.parents:
-            return (
-                f"generation.example_queries ({generation.example_queries}) is the gold set (evaluation.gold): gold "
-                "queries must never reach generation; give the generator other example queries"
-            )
+    trained = "gold queries judge the model and must never be trained on; give other queries (e.g. your search log)"
+    generated = "gold queries must never reach generation; give the generator other example queries"
+    query_files = {  # setting -> (its file, what to do instead)
+        "teacher.real_queries": (teacher.real_queries if teacher else None, trained),
+        "generation.example_queries": (generation.example_queries, generated),
+    }
+    for setting, (name, instead) in query_files.items():
+        path = Path(name).expanduser().resolve() if name else None
+        if path is not None and (path == gold or gold in path.parents):
+            return f"{setting} ({name}) is the gold set (evaluation.gold): {instead}"
     if ingest is not None and not ingest.corpus.startswith("hf:"):
         corpus = Path(ingest.corpus).expanduser().resolve()
         if gold == corpus or corpus in gold.parents:

@@ -199,15 +199,14 @@ def label_pairs(
     corpus_vectors = encode(model, [chunk["text"] for chunk in chunks], document_prompt)
     # 2. The teacher (built first: real queries get its first answer as their positive and join the pairs).
     teacher, report = build_teacher(model, chunks, corpus_vectors, validation, config)
+    query_vectors = encode(model, [p["query"] for p in train] + list(real_queries), query_prompt)  # one pass for both
     if real_queries:
-        real_vectors = encode(model, list(real_queries), query_prompt)
-        real, found = teacher_positives(real_queries, teacher, real_vectors, corpus_vectors, chunks,
+        real, found = teacher_positives(real_queries, teacher, query_vectors[len(train):], corpus_vectors, chunks,
                                         config.candidates, config.language)
         train = [*train, *real]
         report.update(found)
     # 1. Dense candidates from the base model.
     queries = [p["query"] for p in train]
-    query_vectors = encode(model, queries, query_prompt)
     positives = [index_of[p["positive_id"]] for p in train]
     candidates = dense_candidates(query_vectors, corpus_vectors, positives, chunks, config.candidates)
     # 3. Teacher scores: the positive first, then the candidates.
