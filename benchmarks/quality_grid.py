@@ -182,7 +182,8 @@ def extractive_pairs(spec: str, chunks: list[dict[str, Any]], model, seed: int) 
 
 TEACHER_KEYS = {"teacher": "kind", "fnm": "false_negative_margin", "negs": "negatives_per_query",
                 "cands": "candidates", "w": "fusion_weight", "scale": "label_scale",
-                "rule": "fusion_rule", "dense": "dense_model", "listwise": "listwise_candidates"}
+                "rule": "fusion_rule", "dense": "dense_model", "listwise": "listwise_candidates",
+                "keep": "keep_pairs"}
 HALVES = ("select", "report")
 
 
@@ -197,7 +198,7 @@ def _value(text: str) -> Any:
 
 def parse_variant(text: str) -> tuple[dict[str, Any], float]:
     """'lr=5e-5,epochs=1,negatives=0,validation=0' -> (TrainingConfig overrides, validation fraction).
-    Teacher keys (`teacher=hybrid`, `fnm`, `negs`, `cands`, `w`, `scale`, `rule`, `dense`, `listwise`) come back as
+    Teacher keys (`teacher=hybrid`, `fnm`, `negs`, `cands`, `w`, `scale`, `rule`, `dense`, `listwise`, `keep`) come back as
     `teacher.<field>`; `loss=mnrl+margin_mse` is TrainingConfig.loss. `real=select` (the select half's query texts,
     unjudged, as `teacher.real_queries`) and `synthetic=0` (no generated training pairs; they still choose the
     teacher's weight and the checkpoint) come back as `real` and `synthetic`."""

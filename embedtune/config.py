@@ -214,6 +214,11 @@ class TeacherConfig(_Section):
         "negatives_per_query mined candidates as mined, the teacher's scores marking the relevant ones (soft "
         "positives, for corpora where a query has several relevant passages). MNRL still gets checked negatives."
     )
+    keep_pairs: Literal["all", "base_misses"] = Field(
+        "all", description="base_misses: train only on the generated pairs where the teacher has something to "
+        "teach: the base model ranks a mined candidate above the positive and the teacher ranks the positive above "
+        "every candidate (real_queries are always kept)."
+    )
     real_queries: str | None = Field(
         None, description="A file of your users' real search queries, no judgements (one per line, or JSONL with "
         "'query' or 'text'): each joins the training pairs, its positive the passage the teacher ranks first. "

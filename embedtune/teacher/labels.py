@@ -19,6 +19,9 @@ Workflow:
    With `listwise_candidates: all` a pair's first row also gets `listwise_negatives` and `listwise_labels`:
    its first `negatives_per_query` candidates *unchecked* and their labels (< 0 where the teacher ranks one
    above the positive): the list `distill_kl` distils (RocketQAv2-style, over unfiltered candidates).
+   With `keep_pairs: base_misses` only the pairs the base model gets wrong (a candidate above the positive)
+   and the teacher gets right (the positive above every candidate) become rows: where the student can learn
+   something from its teacher (real queries are always kept).
 
 `real_queries` (`teacher.real_queries`: a user's real search queries, no judgements) join the training
 pairs after step 2: each one's positive is the passage the teacher ranks first among the base model's and
@@ -215,6 +218,10 @@ def label_pairs(
     rows: list[dict[str, Any]] = []
     lists: dict[int, list[tuple[str, float]]] = {}  # listwise_candidates all: a pair's unchecked candidates
     for pair, positive, chosen, scores, vector in zip(train, positives, candidates, scored, query_vectors):
+        if config.keep_pairs == "base_misses" and pair.get("source") != "real_query" and \
+                not _base_miss_teacher_hit(vector, corpus_vectors, positive, chosen, scores):
+            outcome["pairs_left_out"] += 1
+            continue
         if config.listwise_candidates == "all":
             lists[len(rows)] = [(chunks[index]["text"], float(scores[0]) - float(score))
                                 for index, score in zip(chosen, scores[1:])][: config.negatives_per_query]
@@ -241,15 +248,26 @@ def label_pairs(
         rows[first]["listwise_negatives"] = [text for text, _ in listed]
         rows[first]["listwise_labels"] = [margin * scale for _, margin in listed]
     report.update(
-        rows=len(rows), labelled_rows=len(labelled), pairs=len(train), label_scale=round(scale, 6),
+        rows=len(rows), labelled_rows=len(labelled), pairs=len(train) - outcome["pairs_left_out"],
+        label_scale=round(scale, 6),
         false_negatives_dropped=outcome["false_negatives_dropped"],
         pairs_without_negative=outcome["pairs_without_negative"],
+        **({"pairs_left_out": outcome["pairs_left_out"]} if config.keep_pairs != "all" else {}),
         teacher_agrees_with_base=round(float(np.mean([(r["teacher_margin"] > 0) == (r["base_margin"] > 0)
                                                       for r in labelled])), 4) if labelled else None,
     )
     logger.info("teacher %s: %d rows for %d pairs, %d false negatives dropped",
                 report["teacher"], len(rows), len(train), outcome["false_negatives_dropped"])
     return rows, report
+
+
+def _base_miss_teacher_hit(query_vector: np.ndarray, corpus_vectors: np.ndarray, positive: int,
+                           chosen: Sequence[int], teacher_scores: np.ndarray) -> bool:
+    """True when the base model ranks a mined candidate above the positive and the teacher does not."""
+    if not len(chosen):
+        return False
+    base = corpus_vectors[[positive, *chosen]] @ query_vector
+    return bool(base[1:].max() > base[0] and teacher_scores[0] > np.max(teacher_scores[1:]))
 
 
 def _matched_scale(rows: Sequence[dict[str, Any]]) -> float:

@@ -165,3 +165,28 @@ def test_a_dense_model_replaces_the_base_model_in_the_hybrid(labelled, minilm_pa
 def test_a_dense_model_belongs_to_the_hybrid_only():
     with pytest.raises(ValueError, match="dense_model"):
         TeacherConfig(kind="cross_encoder", cross_encoder="x", dense_model="all-mpnet-base-v2")
+
+
+def test_base_misses_keeps_the_pairs_the_teacher_gets_right_and_the_base_model_wrong():
+    corpus_vectors = np.eye(3, dtype=np.float32)  # positive 0, candidates 1 and 2
+    query = np.array([0.5, 0.8, 0.1], dtype=np.float32)  # the base model ranks candidate 1 above the positive
+    teacher_right, teacher_wrong = np.array([2.0, 1.0, 0.5]), np.array([1.0, 1.5, 0.5])
+    assert labels._base_miss_teacher_hit(query, corpus_vectors, 0, [1, 2], teacher_right)
+    assert not labels._base_miss_teacher_hit(query, corpus_vectors, 0, [1, 2], teacher_wrong)
+    easy = np.array([0.9, 0.3, 0.1], dtype=np.float32)  # the base model already ranks the positive first
+    assert not labels._base_miss_teacher_hit(easy, corpus_vectors, 0, [1, 2], teacher_right)
+    assert not labels._base_miss_teacher_hit(query, corpus_vectors, 0, [], np.array([1.0]))
+
+
+def test_keep_base_misses_leaves_the_other_pairs_out_but_keeps_real_queries(labelled, monkeypatch):
+    train, _, report, model, chunks = labelled
+    chosen = {p["positive_id"] for p in train[::2]}
+    monkeypatch.setattr(labels, "_base_miss_teacher_hit",
+                        lambda vector, corpus_vectors, positive, *_: chunks[positive]["chunk_id"] in chosen)
+    config = TeacherConfig(kind="hybrid", candidates=6, negatives_per_query=2, fusion_weight=1.0,
+                           keep_pairs="base_misses")
+    rows, kept = label_pairs(train, [], chunks, model, config, real_queries=["wing lift number 15"])
+    ids = {row["id"] for row in rows}
+    assert ids == {p["id"] for p in train[::2]} | {"real-0"}  # a real query is kept whatever the base model does
+    assert kept["pairs_left_out"] == len(train) - len(train[::2]) and kept["pairs"] == len(train[::2]) + 1
+    assert "pairs_left_out" not in report  # keep_pairs all: nothing left out, nothing reported
