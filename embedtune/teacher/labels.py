@@ -46,7 +46,7 @@ from embedtune.config import TeacherConfig
 from embedtune.models.encoding import encode, model_prompts, top_k
 from embedtune.teacher.fusion import DEFAULT_WEIGHTS, choose_weight
 from embedtune.teacher.lexical import LexicalIndex
-from embedtune.teacher.scoring import CrossEncoderTeacher, HybridTeacher, Teacher
+from embedtune.teacher.scoring import CrossEncoderTeacher, HybridTeacher, ScoreMemo, Teacher
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -204,6 +204,7 @@ def label_pairs(
     teacher, report = build_teacher(model, chunks, corpus_vectors, validation, config)
     query_vectors = encode(model, [p["query"] for p in train] + list(real_queries), query_prompt)  # one pass for both
     if real_queries:
+        teacher = ScoreMemo(teacher)  # their pool's scores serve again for their positive and candidates
         real, found = teacher_positives(real_queries, teacher, query_vectors[len(train):], corpus_vectors, chunks,
                                         config.candidates, config.language)
         train = [*train, *real]

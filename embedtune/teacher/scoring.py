@@ -38,6 +38,34 @@ class Teacher(Protocol):
     def score(self, queries: Sequence[str], candidates: Sequence[Sequence[int]]) -> list[np.ndarray]: ...
 
 
+class ScoreMemo:
+    """A teacher that remembers: each (query, corpus index) is scored by the wrapped teacher once.
+
+    Both teachers' scores depend on the query and the passage only (the hybrid standardises over the whole
+    corpus, not over the candidates asked for), so a score found once holds for every later list. Used
+    where real queries are scored twice: over their retrieval pool (`teacher_positives`), then over their
+    positive and mined candidates, most of which the pool already held.
+
+        >>> memo = ScoreMemo(teacher)
+        >>> memo.score(["q"], [[0, 1]]); memo.score(["q"], [[1, 2]])  # the second asks the teacher for 2 only
+    """
+
+    def __init__(self, teacher: Teacher) -> None:
+        self.teacher, self.name = teacher, teacher.name
+        self.lexical = getattr(teacher, "lexical", None)  # the hybrid's BM25 index, for teacher_positives
+        self.known: dict[tuple[str, int], float] = {}
+
+    def score(self, queries: Sequence[str], candidates: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        missing = [[index for index in dict.fromkeys(map(int, chosen)) if (query, index) not in self.known]
+                   for query, chosen in zip(queries, candidates)]
+        asked = [i for i, indices in enumerate(missing) if indices]
+        if asked:
+            for i, scores in zip(asked, self.teacher.score([queries[i] for i in asked], [missing[i] for i in asked])):
+                self.known.update({(queries[i], index): float(score) for index, score in zip(missing[i], scores)})
+        return [np.array([self.known[(query, int(index))] for index in chosen], dtype=np.float32)
+                for query, chosen in zip(queries, candidates)]
+
+
 class HybridTeacher:
     """(1 - weight) * z(dense cosine) + weight * z(BM25), standardised per query over the whole corpus.
 

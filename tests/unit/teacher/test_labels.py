@@ -133,6 +133,24 @@ def test_real_queries_take_the_teachers_first_answer_as_their_positive(labelled)
     assert {row["positive_id"] for row in alone} == {"c5-2"}
 
 
+def test_a_real_querys_passages_are_scored_by_the_teacher_once(labelled, monkeypatch):
+    from embedtune.teacher.scoring import HybridTeacher
+
+    _, _, _, model, chunks = labelled
+    asked: list[tuple[str, int]] = []
+    score = HybridTeacher.score
+
+    def counting(self, queries, candidates):
+        asked.extend((query, int(index)) for query, chosen in zip(queries, candidates) for index in chosen)
+        return score(self, queries, candidates)
+
+    monkeypatch.setattr(HybridTeacher, "score", counting)
+    config = TeacherConfig(kind="hybrid", candidates=6, negatives_per_query=2, fusion_weight=1.0)
+    rows, _ = label_pairs([], [], chunks, model, config, real_queries=["sourdough bread number 19"])
+    assert rows and {row["positive_id"] for row in rows} == {"c5-2"}
+    assert len(asked) == len(set(asked))  # the pool's scores serve again for the positive and the negatives
+
+
 def test_pairs_outside_the_corpus_are_refused(labelled):
     train, _, _, model, chunks = labelled
     with pytest.raises(EmbedtuneError, match="not in the corpus"):

@@ -6,7 +6,7 @@ import pytest
 from embedtune import EmbedtuneError
 from embedtune.teacher.fusion import fuse
 from embedtune.teacher.lexical import LexicalIndex
-from embedtune.teacher.scoring import CrossEncoderTeacher, HybridTeacher
+from embedtune.teacher.scoring import CrossEncoderTeacher, HybridTeacher, ScoreMemo
 
 TEXTS = ["aspirin lowers fever", "wings generate lift", "fever in children", "lift and drag of wings"]
 
@@ -68,3 +68,24 @@ def test_cross_encoder_teacher_scores_each_candidate_in_order(tiny_cross_encoder
 def test_a_missing_cross_encoder_is_one_clear_error(tmp_path):
     with pytest.raises(EmbedtuneError, match="could not be loaded"):
         CrossEncoderTeacher(str(tmp_path / "no-such-model"), TEXTS)
+
+
+def test_score_memo_asks_the_teacher_once_per_query_and_passage():
+    class Counting:
+        name = "counting"
+
+        def __init__(self):
+            self.asked = []
+
+        def score(self, queries, candidates):
+            self.asked += [(q, i) for q, chosen in zip(queries, candidates) for i in chosen]
+            return [np.array([10.0 * len(q) + i for i in chosen], dtype=np.float32) for q, chosen in zip(queries, candidates)]
+
+    teacher = Counting()
+    memo = ScoreMemo(teacher)
+    first = memo.score(["ab", "c"], [[0, 1], [2]])
+    again = memo.score(["c", "ab"], [[2, 3], [1, 0, 1]])
+    assert [list(x) for x in first] == [[20.0, 21.0], [12.0]]
+    assert [list(x) for x in again] == [[12.0, 13.0], [21.0, 20.0, 21.0]]  # the teacher's own scores, in order
+    assert sorted(teacher.asked) == [("ab", 0), ("ab", 1), ("c", 2), ("c", 3)]  # each once
+    assert memo.name == "counting" and memo.score(["ab"], [[1]])[0].dtype == np.float32
