@@ -114,7 +114,7 @@ def teacher_positives(queries: Sequence[str], teacher: Teacher, query_vectors: n
         depth: candidates per retriever (`teacher.candidates`).
 
     Returns:
-        The pairs (`id` real-<n>, `query`, `positive`, `positive_id`, `doc_id`, `source` "real_query") and
+        The pairs (`id` real-<n>, `query`, `positive`, `positive_id`, `doc_id`, `origin` "real_query") and
         a report: how many, and the median `teacher_gap`.
     """
     if not queries:
@@ -134,7 +134,7 @@ def teacher_positives(queries: Sequence[str], teacher: Teacher, query_vectors: n
         gap = float(scores[order[0]] - scores[order[1]]) if len(order) > 1 else 0.0
         gaps.append(gap)
         pairs.append({"id": f"real-{number}", "query": query, "positive": chunk["text"],
-                      "positive_id": chunk["chunk_id"], "doc_id": chunk.get("doc_id"), "source": "real_query",
+                      "positive_id": chunk["chunk_id"], "doc_id": chunk.get("doc_id"), "origin": "real_query",
                       "teacher_gap": round(gap, 4)})
     return pairs, {"real_queries": len(pairs), "real_query_median_gap": round(float(np.median(gaps)), 4)}
 
@@ -219,7 +219,8 @@ def label_pairs(
     rows: list[dict[str, Any]] = []
     lists: dict[int, list[tuple[str, float]]] = {}  # listwise_candidates all: a pair's unchecked candidates
     for pair, positive, chosen, scores, vector in zip(train, positives, candidates, scored, query_vectors):
-        if config.keep_pairs == "base_misses" and pair.get("source") != "real_query" and \
+        pair = {"origin": "generated", **pair}  # every row says where its query came from ("source" is a document's)
+        if config.keep_pairs == "base_misses" and pair["origin"] != "real_query" and \
                 not _base_miss_teacher_hit(vector, corpus_vectors, positive, chosen, scores):
             outcome["pairs_left_out"] += 1
             continue

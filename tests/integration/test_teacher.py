@@ -36,7 +36,8 @@ def test_end_to_end_with_the_hybrid_teacher_trains_on_its_margins(zenml_reposito
     train = (train[0] if isinstance(train, list) else train).load()
     real = {"real-0", "real-1", "real-2"}  # the search log's three queries, their positives the teacher's
     assert set(rows["id"]) == set(train["id"]) | real  # every training pair, none of validation or test
-    assert set(rows[rows["source"] == "real_query"]["query"]) == set(log.read_text().splitlines())
+    assert set(rows[rows["origin"] == "real_query"]["query"]) == set(log.read_text().splitlines())
+    assert set(rows["origin"]) == {"generated", "real_query"}  # no row without it (no NaN in the artifact)
     assert rows["label"].notna().sum() > len(train) // 2
     report = labelled.run_metadata["teacher"]
     assert 0 <= report["fusion_weight"] <= 1 and report["validation_queries"] > 0 and report["real_queries"] == 3

@@ -125,10 +125,11 @@ def test_real_queries_take_the_teachers_first_answer_as_their_positive(labelled)
     config = TeacherConfig(kind="hybrid", candidates=6, negatives_per_query=2, fusion_weight=1.0)  # BM25 alone
     real = ["sourdough bread number 19", "wing lift number 15"]  # c5-2 and c1-2 hold those numbers
     rows, report = label_pairs(train, [], chunks, model, config, real_queries=real)
-    got = {row["query"]: row for row in rows if row.get("source") == "real_query"}
+    got = {row["query"]: row for row in rows if row["origin"] == "real_query"}
     assert {query: row["positive_id"] for query, row in got.items()} == {real[0]: "c5-2", real[1]: "c1-2"}
     assert all(row["negative_id"] not in (None, row["positive_id"]) and row["label"] > 0 for row in got.values())
     assert report["real_queries"] == 2 and report["pairs"] == len(train) + 2
+    assert {row["origin"] for row in rows if row["query"] not in real} == {"generated"}
     alone, _ = label_pairs([], [], chunks, model, config, real_queries=real[:1])  # no generated pairs at all
     assert {row["positive_id"] for row in alone} == {"c5-2"}
 
