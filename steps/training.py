@@ -50,7 +50,8 @@ def label_with_teacher(
     real = read_queries(config.real_queries, setting="teacher.real_queries")
     with use_cache(cache_for(model_config)):
         rows, report = teacher_labels.label_pairs(
-            to_records(train), to_records(validation), to_records(chunks), model, config, real
+            to_records(train), to_records(validation), to_records(chunks), model, config, real,
+            trust_remote_code=model_config.trust_remote_code,  # also the teacher's dense_model's opt-in
         )
     log_metadata(metadata={"teacher": report}, infer_artifact=True)
     log_metadata(metadata={"teacher": report}, infer_model=True)

@@ -69,10 +69,11 @@ def dense_candidates(query_vectors: np.ndarray, corpus_vectors: np.ndarray, posi
 
 
 def _dense_half(config: TeacherConfig, texts: Sequence[str], validation_queries: Sequence[str],
-                device: str) -> tuple[np.ndarray, Callable[[Sequence[str]], np.ndarray], Callable[[], Any] | None]:
+                device: str, trust_remote_code: bool = False) -> tuple[np.ndarray, Callable[[Sequence[str]], np.ndarray], Callable[[], Any] | None]:
     """The hybrid's dense half when it is not the base model: `teacher.dense_model` (a local embedder, with its
     own prompts) or, with `kind: api`, `teacher.api_model` (its cost checked first). Returns the corpus
-    vectors, a query encoder and, for the API, a callable giving its usage so far."""
+    vectors, a query encoder and, for the API, a callable giving its usage so far. A `dense_model` that runs
+    code from its folder loads only with the run's opt-in (`model.trust_remote_code`), as the base model."""
     if config.kind == "api":
         from embedtune.models.api import ApiSettings, api_embedder
 
@@ -88,7 +89,7 @@ def _dense_half(config: TeacherConfig, texts: Sequence[str], validation_queries:
         return corpus_vectors, encode_api, embedder.usage
     from embedtune.models.loading import load_embedder
 
-    dense = load_embedder(str(config.dense_model), device=device)
+    dense = load_embedder(str(config.dense_model), device=device, trust_remote_code=trust_remote_code)
     query_prompt, document_prompt = model_prompts(dense)
     logger.info("teacher: encoding %d passages with %s for the hybrid's dense half", len(texts), config.dense_model)
     corpus_vectors = encode(dense, texts, document_prompt)
@@ -140,8 +141,10 @@ def teacher_positives(queries: Sequence[str], teacher: Teacher, query_vectors: n
 
 
 def build_teacher(model: SentenceTransformer, chunks: Sequence[dict[str, Any]], corpus_vectors: np.ndarray,
-                  validation: Sequence[dict[str, Any]], config: TeacherConfig) -> tuple[Teacher, dict[str, Any]]:
-    """The configured teacher and what was measured choosing it (NDCG@10 on the validation queries)."""
+                  validation: Sequence[dict[str, Any]], config: TeacherConfig,
+                  trust_remote_code: bool = False) -> tuple[Teacher, dict[str, Any]]:
+    """The configured teacher and what was measured choosing it (NDCG@10 on the validation queries).
+    `trust_remote_code`: the run's `model.trust_remote_code`, for a `dense_model` that needs it."""
     texts = [chunk["text"] for chunk in chunks]
     query_prompt, _ = model_prompts(model)
     index_of = {chunk["chunk_id"]: i for i, chunk in enumerate(chunks)}
@@ -159,7 +162,7 @@ def build_teacher(model: SentenceTransformer, chunks: Sequence[dict[str, Any]], 
     usage = None
     if config.dense_model or config.kind == "api":  # the same hybrid, its dense half a stronger model than the base
         corpus_vectors, encode_queries, usage = _dense_half(config, texts, [p["query"] for p in held_out],
-                                                            str(model.device))
+                                                            str(model.device), trust_remote_code)
 
     lexical = LexicalIndex(texts, config.language)
     weight = config.fusion_weight
@@ -189,8 +192,11 @@ def label_pairs(
     model: SentenceTransformer,
     config: TeacherConfig,
     real_queries: Sequence[str] = (),
+    *,
+    trust_remote_code: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Training rows with teacher-checked negatives and `label` margins; see the module docstring."""
+    """Training rows with teacher-checked negatives and `label` margins; see the module docstring.
+    `trust_remote_code`: the run's `model.trust_remote_code`, the one opt-in for a `dense_model` that needs it."""
     if not train and not real_queries:
         return [], {"teacher": config.kind, "rows": 0}
     index_of = {chunk["chunk_id"]: i for i, chunk in enumerate(chunks)}
@@ -201,7 +207,7 @@ def label_pairs(
     # The base model's corpus vectors (encoded once: the embedding cache).
     corpus_vectors = encode(model, [chunk["text"] for chunk in chunks], document_prompt)
     # 2. The teacher (built first: real queries get its first answer as their positive and join the pairs).
-    teacher, report = build_teacher(model, chunks, corpus_vectors, validation, config)
+    teacher, report = build_teacher(model, chunks, corpus_vectors, validation, config, trust_remote_code)
     query_vectors = encode(model, [p["query"] for p in train] + list(real_queries), query_prompt)  # one pass for both
     if real_queries:
         teacher = ScoreMemo(teacher)  # their pool's scores serve again for their positive and candidates

@@ -181,6 +181,28 @@ def test_a_dense_model_replaces_the_base_model_in_the_hybrid(labelled, minilm_pa
     assert not np.allclose(labelled_margins, margins(model), atol=1e-3)  # not the student's own
 
 
+def test_a_dense_model_with_its_own_code_loads_only_with_the_runs_opt_in(labelled, tiny_model_dir, tmp_path,
+                                                                          monkeypatch):
+    import json
+    import shutil
+
+    from embedtune.models import loading
+
+    train, _, _, model, chunks = labelled
+    folder = tmp_path / "remote-code-embedder"
+    shutil.copytree(tiny_model_dir, folder)
+    config_file = folder / "config.json"
+    config_file.write_text(json.dumps({**json.loads(config_file.read_text()), "auto_map": {"AutoModel": "x.Model"}}))
+    config = TeacherConfig(kind="hybrid", candidates=6, negatives_per_query=2, fusion_weight=0.0, dense_model=str(folder))
+    with pytest.raises(EmbedtuneError, match="model.trust_remote_code: true"):
+        label_pairs(train, [], chunks, model, config)
+    opted: list[bool] = []
+    monkeypatch.setattr(loading, "load_embedder",
+                        lambda *a, trust_remote_code=False, **k: opted.append(trust_remote_code) or model)
+    rows, _ = label_pairs(train, [], chunks, model, config, trust_remote_code=True)
+    assert opted == [True] and rows
+
+
 def test_a_dense_model_belongs_to_the_hybrid_only():
     with pytest.raises(ValueError, match="dense_model"):
         TeacherConfig(kind="cross_encoder", cross_encoder="x", dense_model="all-mpnet-base-v2")
