@@ -209,9 +209,9 @@ def label_pairs(
     # 2. The teacher (built first: real queries get its first answer as their positive and join the pairs).
     teacher, report = build_teacher(model, chunks, corpus_vectors, validation, config, trust_remote_code)
     query_vectors = encode(model, [p["query"] for p in train] + list(real_queries), query_prompt)  # one pass for both
+    generated, remembered = len(train), ScoreMemo(teacher)  # real queries' pool scores serve again in step 3
     if real_queries:
-        teacher = ScoreMemo(teacher)  # their pool's scores serve again for their positive and candidates
-        real, found = teacher_positives(real_queries, teacher, query_vectors[len(train):], corpus_vectors, chunks,
+        real, found = teacher_positives(real_queries, remembered, query_vectors[generated:], corpus_vectors, chunks,
                                         config.candidates, config.language)
         train = [*train, *real]
         report.update(found)
@@ -220,7 +220,9 @@ def label_pairs(
     positives = [index_of[p["positive_id"]] for p in train]
     candidates = dense_candidates(query_vectors, corpus_vectors, positives, chunks, config.candidates)
     # 3. Teacher scores: the positive first, then the candidates.
-    scored = teacher.score(queries, [[positive, *chosen] for positive, chosen in zip(positives, candidates)])
+    asked = [[positive, *chosen] for positive, chosen in zip(positives, candidates)]
+    scored = teacher.score(queries[:generated], asked[:generated]) + \
+        (remembered.score(queries[generated:], asked[generated:]) if real_queries else [])
     outcome: Counter = Counter()
     rows: list[dict[str, Any]] = []
     lists: dict[int, list[tuple[str, float]]] = {}  # listwise_candidates all: a pair's unchecked candidates
